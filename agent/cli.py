@@ -1,0 +1,222 @@
+"""The `agent` command line: thin typer commands over `agent.commands.*`.
+
+Implementations are imported inside each command so `agent --help` stays fast. `main` is the
+only place where errors become one-line messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from agent.errors import AgentError
+
+app = typer.Typer(
+    name="agent",
+    help="A coding agent for GLM 4.7: plans a task, executes each step with tools, and gates every step on four critics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository to work on.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model id (env AGENT_MODEL).")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint (env AGENT_BASE_URL).")]
+ProviderOpt = Annotated[Optional[str], typer.Option("--provider", help="cerebras, zai, vllm, openrouter or openai.")]
+
+
+def _endpoint_flags(model: str | None, base_url: str | None, provider: str | None) -> dict[str, object]:
+    return {k: v for k, v in {"model": model, "base_url": base_url, "provider": provider}.items() if v is not None}
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    repo: RepoOpt = Path("."),
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+    critics: Annotated[Optional[str], typer.Option("--critics", help="Comma-separated critics to run.")] = None,
+    no_critics: Annotated[bool, typer.Option("--no-critics", help="Approve every step without critics.")] = False,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", min=1, max=12)] = None,
+    max_revisions: Annotated[Optional[int], typer.Option("--max-revisions", min=0)] = None,
+    test_cmd: Annotated[Optional[str], typer.Option("--test-cmd", help="The project's test command.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Work in the current checkout on a new branch.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the final report as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before starting.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="One line per step.")] = False,
+) -> None:
+    """Plan TASK, execute each step, gate it on the critics, and commit it on a new branch."""
+    from agent.commands.run import run_command
+
+    flags = _endpoint_flags(model, base_url, provider) | {
+        k: v
+        for k, v in {
+            "critics": critics, "max_steps": max_steps, "max_revisions": max_revisions, "test_cmd": test_cmd,
+        }.items()
+        if v is not None
+    }
+    raise typer.Exit(run_command(task, repo, flags, no_critics=no_critics, in_place=in_place,
+                                 json_out=json_out, yes=yes, quiet=quiet))
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    repo: RepoOpt = Path("."),
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet")] = False,
+) -> None:
+    """Continue an interrupted run from its journal."""
+    from agent.commands.run import resume_command
+
+    raise typer.Exit(resume_command(run_id, repo, json_out=json_out, quiet=quiet))
+
+
+@app.command()
+def runs(repo: RepoOpt = Path(".")) -> None:
+    """List the runs recorded in this repository."""
+    from agent.commands.runs import runs_command
+
+    raise typer.Exit(runs_command(repo))
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument()],
+    repo: RepoOpt = Path("."),
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print a run's report."""
+    from agent.commands.runs import show_command
+
+    raise typer.Exit(show_command(run_id, repo, json_out=json_out))
+
+
+@app.command()
+def undo(run_id: Annotated[str, typer.Argument()], repo: RepoOpt = Path(".")) -> None:
+    """Delete a run's branch and worktree."""
+    from agent.commands.runs import undo_command
+
+    raise typer.Exit(undo_command(run_id, repo))
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the demo repository and print its path.")] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the whole loop offline on a fixture against the scripted model (no key needed)."""
+    from agent.commands.demo import demo_command
+
+    raise typer.Exit(demo_command(keep=keep, json_out=json_out))
+
+
+@app.command()
+def apply(
+    patch_file: Annotated[str, typer.Argument(help="Patch file, or - for standard input.")],
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; change nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Per-file and per-hunk outcome as JSON.")] = False,
+) -> None:
+    """Apply a model-written patch atomically: every file or none."""
+    from agent.commands.apply import apply_command
+
+    raise typer.Exit(apply_command(patch_file, repo, dry_run=dry_run, json_out=json_out))
+
+
+@app.command()
+def review(
+    repo: RepoOpt = Path("."),
+    base: Annotated[Optional[str], typer.Option("--base", help="Base ref (default: merge base with the default branch).")] = None,
+    head: Annotated[str, typer.Option("--head", help="Head ref.")] = "HEAD",
+    critics: Annotated[Optional[str], typer.Option("--critics")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="markdown, json, sarif or github.")] = "markdown",
+    output: Annotated[Optional[Path], typer.Option("--output", help="Write the review here instead of stdout.")] = None,
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")] = None,
+    post: Annotated[bool, typer.Option("--post", help="Post the review to the GitHub pull request.")] = False,
+    github_api_url: Annotated[Optional[str], typer.Option("--github-api-url")] = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+) -> None:
+    """Review a diff with the critics, for CI on pull requests."""
+    from agent.commands.review import review_command
+
+    raise typer.Exit(review_command(
+        repo, base=base, head=head, critics=critics, fmt=fmt, output=output, fail_on=fail_on,
+        post=post, github_api_url=github_api_url, flags=_endpoint_flags(model, base_url, provider),
+    ))
+
+
+@app.command()
+def batch(
+    spec: Annotated[Path, typer.Argument(help="The batch spec (YAML).")],
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=64)] = 1,
+    resume_: Annotated[bool, typer.Option("--resume", help="Skip targets already in the results file.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the resolved targets and exit.")] = False,
+    results: Annotated[Optional[Path], typer.Option("--results")] = None,
+    predictions: Annotated[Optional[Path], typer.Option("--predictions")] = None,
+) -> None:
+    """Run the same gated task across many files or repositories."""
+    from agent.commands.batch import batch_command
+
+    raise typer.Exit(batch_command(spec, jobs=jobs, resume=resume_, dry_run=dry_run,
+                                   results=results, predictions=predictions))
+
+
+@app.command()
+def probe(
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+    long_context: Annotated[int, typer.Option("--long-context", help="Prompt size in tokens for the long-context check (0 skips it).")] = 100_000,
+    scripted: Annotated[bool, typer.Option("--scripted", help="Probe the built-in scripted server instead of a real endpoint.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Check the endpoint against GLM 4.7's validation checklist."""
+    from agent.commands.probe import probe_command
+
+    raise typer.Exit(probe_command(_endpoint_flags(model, base_url, provider), repo,
+                                   long_context=long_context, scripted=scripted))
+
+
+@app.command()
+def doctor(
+    repo: RepoOpt = Path("."),
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+) -> None:
+    """Print configuration, key presence, endpoint reachability, git and sandbox status."""
+    from agent.commands.doctor import doctor_command
+
+    raise typer.Exit(doctor_command(repo, _endpoint_flags(model, base_url, provider)))
+
+
+@app.command("scripted-server")
+def scripted_server(
+    script: Annotated[Path, typer.Argument(help="Script file (JSON or YAML) of turns per role.")],
+    port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 0,
+    record: Annotated[Optional[Path], typer.Option("--record", help="Append every request here as JSON lines.")] = None,
+) -> None:
+    """Serve a scripted OpenAI-compatible model on 127.0.0.1, for testing prompts and critics offline."""
+    from agent.testing.cli import serve_command
+
+    raise typer.Exit(serve_command(script, port=port, record=record))
+
+
+def main() -> None:
+    """Console entry point: one line and an exit code for every error a user can meet."""
+    try:
+        app()
+    except AgentError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("agent: interrupted", file=sys.stderr)
+        sys.exit(130)

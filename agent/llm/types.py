@@ -1,0 +1,67 @@
+"""Plain records exchanged between the model client and its callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+Role = str  # planner, executor, reviewer, qa, security, performance, or a custom critic's name
+Message = dict[str, Any]  # one OpenAI chat message, exactly as it goes on the wire
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # the raw JSON text as the model wrote it; parsing is the caller's job
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    seconds: float = 0.0
+    first_token_seconds: float = 0.0  # summed time to first token, for averages
+
+    def add(self, other: "Usage") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class Completion:
+    content: str
+    reasoning: str | None
+    tool_calls: list[ToolCall]
+    finish_reason: str
+    usage: Usage
+    # Provider-specific extras that must travel back unmodified (OpenRouter's reasoning_details).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChatRequest:
+    role: Role
+    messages: list[Message]
+    tools: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
+    reasoning: bool | None = None  # None: the role's configured default
+    preserve_thinking: bool = False  # send earlier reasoning back (clear_thinking: false)
+    max_completion_tokens: int | None = None  # None: the role's configured budget
+    step: str | None = None  # usage is accounted per role and per step
+
+
+@dataclass
+class StreamCallbacks:
+    on_reasoning: Callable[[str], None] | None = None
+    on_text: Callable[[str], None] | None = None
+    on_tool_call: Callable[[ToolCall], None] | None = None
+
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
