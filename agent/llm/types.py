@@ -65,3 +65,21 @@ class StreamCallbacks:
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+Provider = Literal["cerebras", "zai", "vllm", "openrouter", "openai"]
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """Everything the client needs to call the model for one role, already resolved from config."""
+
+    model: str
+    base_url: str
+    api_key: str | None
+    provider: Provider
+    reasoning: bool  # reasoning on for this role unless a request says otherwise
+    max_completion_tokens: int  # never above 40,000
+    temperature: float | None  # at most one of temperature/top_p differs from its default
+    top_p: float | None
+    timeout_s: float = 600.0

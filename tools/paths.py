@@ -1,0 +1,59 @@
+"""Every path a tool touches goes through here: confined to the workspace, never into `.git`,
+never a secret file."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path, PurePosixPath
+
+# Files whose contents must never be read, searched, or sent to a model.
+DEFAULT_SECRET_GLOBS: tuple[str, ...] = (
+    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*",
+    "id_ed25519*", ".netrc", ".pgpass", ".npmrc", ".pypirc", "credentials", "credentials.json",
+    ".git-credentials", "*.keystore", "*.jks", "secrets.yaml", "secrets.yml", ".htpasswd",
+)
+# Credential files recognised by their folder (cloud CLIs keep them under these).
+SECRET_DIRS: tuple[str, ...] = (".aws", ".gcloud", ".azure", ".ssh", ".gnupg", ".docker", ".kube")
+
+
+class PathRefused(ValueError):
+    """A path the model asked for is outside the workspace, inside `.git`, or a secret file."""
+
+
+def is_secret(rel: str | PurePosixPath, globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> bool:
+    """True when the workspace-relative path names a file on the secrets deny-list."""
+    parts = PurePosixPath(rel).parts
+    if any(part in SECRET_DIRS for part in parts[:-1]):
+        return True
+    name = parts[-1] if parts else ""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in globs)
+
+
+def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS,
+            allow_git: bool = False) -> Path:
+    """The absolute path for workspace-relative `rel`, or PathRefused saying why not.
+
+    Refuses absolute paths, `..` escapes, symlinks (at any level) that resolve outside `root`,
+    anything inside `.git`, and secret files. The target need not exist.
+    """
+    if not rel or not rel.strip():
+        raise PathRefused("empty path")
+    if "\x00" in rel:
+        raise PathRefused(f"{rel!r}: path contains a NUL byte")
+    posix = PurePosixPath(rel.replace("\\", "/"))
+    if posix.is_absolute() or (len(rel) > 1 and rel[1] == ":"):
+        raise PathRefused(f"{rel}: absolute paths are not allowed; use a path relative to the repository root")
+    if ".." in posix.parts:
+        raise PathRefused(f"{rel}: '..' is not allowed; paths must stay inside the repository")
+    real_root = root.resolve()
+    target = real_root.joinpath(*posix.parts) if posix.parts not in ((), (".",)) else real_root
+    resolved = Path(os.path.realpath(target))
+    if resolved != real_root and real_root not in resolved.parents:
+        raise PathRefused(f"{rel}: resolves outside the repository (through a symlink)")
+    inside = resolved.relative_to(real_root)
+    if not allow_git and inside.parts and inside.parts[0] == ".git":
+        raise PathRefused(f"{rel}: the .git directory is off limits")
+    if inside.parts and is_secret(PurePosixPath(*inside.parts), secret_globs):
+        raise PathRefused(f"{rel}: secret files (keys, credentials, .env) are never read or written")
+    return resolved
