@@ -1,0 +1,143 @@
+"""The executor: one step's tool loop, with preserved thinking and an append-only history.
+
+Each request repeats the previous request's messages byte for byte and only appends, so the
+provider's prefix cache hits; the only exception is a context-length error, after which the
+history is shrunk (oldest tool outputs first, then a summary of earlier turns).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from agent.errors import ContextLengthError
+from agent.history import compact_history, drop_old_tool_outputs
+from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks, ToolCall
+from agent.prompting import render_prompt
+from agent.protocols import ModelClient
+
+
+class ToolResultLike(Protocol):
+    text: str
+    is_error: bool
+    data: dict[str, Any] | None
+
+
+class ToolBox(Protocol):
+    schemas: list[dict[str, Any]]
+
+    def run(self, call: ToolCall) -> ToolResultLike: ...
+
+
+@dataclass
+class StepOutcome:
+    status: Literal["finished", "blocked"]
+    summary: str = ""
+    reason: str | None = None
+
+
+@dataclass
+class ExecutorLimits:
+    max_tool_calls: int = 40
+    repeat_nudge_at: int = 3  # identical consecutive calls that earn a nudge
+    max_idle_turns: int = 3  # replies without a tool call before the step is blocked
+
+
+@dataclass
+class Executor:
+    client: ModelClient
+    tools: ToolBox
+    limits: ExecutorLimits = field(default_factory=ExecutorLimits)
+    callbacks: StreamCallbacks | None = None
+    step_id: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    tool_calls_used: int = 0
+    edited_since_tests: bool = True
+    last_tests: dict[str, Any] | None = None
+    _last_call: tuple[str, str] | None = None
+    _repeats: int = 0
+
+    def start(self, system_prompt: str, step_prompt: str, step_id: str) -> None:
+        self.step_id = step_id
+        self.messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": step_prompt}]
+
+    def revise(self, findings: str, attempt: int, max_attempts: int) -> None:
+        """Send the gate's findings back; the history goes on where it was."""
+        text = render_prompt("executor_revision", findings=findings, attempt=attempt, max_attempts=max_attempts)
+        self.messages.append({"role": "user", "content": text})
+
+    def run(self) -> StepOutcome:
+        """Loop until finish_step, a budget runs out, or the model goes in circles."""
+        idle = 0
+        while self.tool_calls_used < self.limits.max_tool_calls:
+            completion = self._ask()
+            self.messages.append(self.client.assistant_message("executor", completion))
+            if not completion.tool_calls:
+                idle += 1
+                if idle >= self.limits.max_idle_turns:
+                    return StepOutcome("blocked", reason=f"the model answered {idle} times without calling a tool")
+                self.messages.append({"role": "user", "content": render_prompt("executor_nudge_tool")})
+                continue
+            idle = 0
+            outcome = self._run_calls(completion.tool_calls)
+            if outcome is not None:
+                return outcome
+        return StepOutcome("blocked", reason=f"the step used its budget of {self.limits.max_tool_calls} tool calls")
+
+    def _run_calls(self, calls: list[ToolCall]) -> StepOutcome | None:
+        finished: StepOutcome | None = None
+        nudge: str | None = None
+        for call in calls:
+            self.tool_calls_used += 1
+            repeats = self._count_repeat(call)
+            if repeats > self.limits.repeat_nudge_at:
+                return StepOutcome("blocked", reason=f"{call.name} was called {repeats} times in a row with the same arguments")
+            result = self.tools.run(call)
+            self.messages.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
+            self._note_result(call, result)
+            data = result.data or {}
+            if data.get("finish") and not result.is_error:
+                finished = StepOutcome("finished", summary=str(data.get("summary", "")))
+            if repeats == self.limits.repeat_nudge_at:
+                nudge = render_prompt("executor_nudge_repeat", tool=call.name, count=repeats)
+        if nudge is not None and finished is None:
+            self.messages.append({"role": "user", "content": nudge})
+        return finished
+
+    def _count_repeat(self, call: ToolCall) -> int:
+        key = (call.name, _normalise_args(call.arguments))
+        self._repeats = self._repeats + 1 if key == self._last_call else 1
+        self._last_call = key
+        return self._repeats
+
+    def _note_result(self, call: ToolCall, result: ToolResultLike) -> None:
+        if call.name in ("write_patch", "write_file") and not result.is_error:
+            self.edited_since_tests = True
+        elif call.name == "run_tests" and result.data is not None and "exit_code" in result.data:
+            self.last_tests = dict(result.data)
+            self.edited_since_tests = False
+
+    def _ask(self) -> Completion:
+        """One executor request; on a context-length error shrink the history and try again."""
+        shrinkers = [drop_old_tool_outputs, compact_history]
+        while True:
+            request = ChatRequest(role="executor", messages=self.messages, tools=self.tools.schemas,
+                                  preserve_thinking=True, step=self.step_id)
+            try:
+                return self.client.complete(request, self.callbacks)
+            except ContextLengthError:
+                while shrinkers:
+                    shrunk = shrinkers.pop(0)(self.messages)
+                    if shrunk is not None:
+                        self.messages = shrunk
+                        break
+                else:
+                    raise
+
+
+def _normalise_args(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), sort_keys=True)
+    except (json.JSONDecodeError, TypeError):
+        return arguments

@@ -1,0 +1,86 @@
+"""The planner: one model call that turns a task into 1 to 12 steps (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import ModelAPIError
+from agent.jsonparse import extract_json_object
+from agent.llm.types import ChatRequest, Message, StreamCallbacks
+from agent.prompting import render_prompt
+from agent.protocols import ModelClient
+
+MAX_PLAN_STEPS = 12
+
+
+class PlanStep(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    acceptance: str = ""
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    steps: list[PlanStep] = Field(min_length=1, max_length=MAX_PLAN_STEPS)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    step = {
+        "type": "object",
+        "properties": {k: {"type": "string"} for k in ("title", "description", "acceptance")},
+        "required": ["title", "description", "acceptance"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"steps": {"type": "array", "items": step}},
+        "required": ["steps"],
+        "additionalProperties": False,
+    }
+
+
+def parse_plan(text: str, max_steps: int) -> Plan:
+    """The plan in the planner's answer; ValueError with a reason the model can act on."""
+    data = extract_json_object(text)
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        raise ValueError(f"{where}: {first['msg']}") from None
+    if len(plan.steps) > max_steps:
+        raise ValueError(f"the plan has {len(plan.steps)} steps; at most {max_steps} are allowed")
+    return plan
+
+
+def make_plan(client: ModelClient, task: str, repo_view: str, *, max_steps: int, structured: bool,
+              callbacks: StreamCallbacks | None = None) -> Plan:
+    """Ask the planner; one repair request on an invalid answer, then ModelAPIError."""
+    messages: list[Message] = [
+        {"role": "system", "content": render_prompt("planner", max_steps=max_steps)},
+        {"role": "user", "content": render_prompt("planner_user", task=task, repo_view=repo_view)},
+    ]
+    response_format = (
+        {"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": plan_json_schema()}}
+        if structured else None
+    )
+    for attempt in (1, 2):
+        completion = client.complete(
+            ChatRequest(role="planner", messages=messages, response_format=response_format, step="plan"),
+            callbacks,
+        )
+        try:
+            return parse_plan(completion.content, max_steps)
+        except ValueError as exc:
+            error = str(exc)
+        messages = [
+            *messages,
+            client.assistant_message("planner", completion),
+            {"role": "user", "content": render_prompt("plan_repair", error=error, max_steps=max_steps)},
+        ]
+    raise ModelAPIError(f"the planner did not return a valid plan after a repair request: {error}")

@@ -1,0 +1,47 @@
+"""A model client that journals every call it makes (role, step, usage, answer) as it happens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.journal import Journal
+from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
+from agent.protocols import ModelClient
+
+JOURNAL_TEXT_LIMIT = 20_000
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= JOURNAL_TEXT_LIMIT:
+        return text
+    return text[:JOURNAL_TEXT_LIMIT] + f"\n[... {len(text) - JOURNAL_TEXT_LIMIT} characters not journaled]"
+
+
+class RecordingClient:
+    """Wraps a ModelClient; each completed call becomes a `model_call` journal event."""
+
+    def __init__(self, inner: ModelClient, journal: Journal):
+        self.inner = inner
+        self.journal = journal
+
+    def _record(self, request: ChatRequest, completion: Completion) -> None:
+        usage: dict[str, Any] = completion.usage.as_dict()
+        self.journal.append(
+            "model_call", role=request.role, step=request.step, usage=usage,
+            finish_reason=completion.finish_reason, content=_clip(completion.content),
+            reasoning=_clip(completion.reasoning),
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": _clip(c.arguments)} for c in completion.tool_calls],
+        )
+
+    def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        completion = self.inner.complete(request, callbacks)
+        self._record(request, completion)
+        return completion
+
+    async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        completion = await self.inner.acomplete(request, callbacks)
+        self._record(request, completion)
+        return completion
+
+    def assistant_message(self, role: str, completion: Completion) -> Message:
+        return self.inner.assistant_message(role, completion)

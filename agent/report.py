@@ -1,0 +1,106 @@
+"""The run report of SPEC §6, rebuilt from the journal alone (so `show` and `resume` need nothing else)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agent.journal import Event, read_events
+
+RunStatus = Literal["succeeded", "failed", "blocked", "error", "interrupted", "running"]
+StepStatus = Literal["approved", "blocked", "skipped", "pending"]
+USAGE_FIELDS = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "seconds")
+
+
+class StepReport(BaseModel):
+    title: str
+    status: StepStatus = "pending"
+    attempts: int = 0
+    commit: str | None = None
+    verdicts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class TestsReport(BaseModel):
+    command: str | None = None
+    exit_code: int | None = None
+    passed: int | None = None
+    failed: int | None = None
+    sandboxed: bool | None = None
+
+
+class Report(BaseModel):
+    run_id: str
+    task: str
+    status: RunStatus = "running"
+    repo: str
+    branch: str
+    worktree: str
+    base_commit: str
+    head_commit: str | None = None
+    steps: list[StepReport] = Field(default_factory=list)
+    tests: TestsReport = Field(default_factory=TestsReport)
+    usage: dict[str, Any] = Field(default_factory=dict)
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+def _empty_usage() -> dict[str, float]:
+    return {name: 0 for name in USAGE_FIELDS}
+
+
+def _add_usage(usage: dict[str, Any], role: str, call: dict[str, Any]) -> None:
+    by_role = usage.setdefault("by_role", {}).setdefault(role, _empty_usage())
+    total = usage.setdefault("total", _empty_usage())
+    for name in USAGE_FIELDS:
+        value = call.get(name, 0) or 0
+        by_role[name] = round(by_role[name] + value, 3)
+        total[name] = round(total[name] + value, 3)
+
+
+def _apply(report: Report | None, event: Event) -> Report | None:
+    kind = event["type"]
+    if kind == "run_started":
+        return Report(**{k: event[k] for k in ("run_id", "task", "repo", "branch", "worktree", "base_commit")},
+                      usage={"total": _empty_usage(), "by_role": {}})
+    if report is None:
+        return None
+    if kind == "plan":
+        report.steps = [StepReport(title=s["title"]) for s in event["steps"]]
+    elif kind == "model_call":
+        _add_usage(report.usage, event["role"], event.get("usage", {}))
+    elif kind == "step_started":
+        report.steps[event["index"]].attempts = event["attempt"]
+    elif kind == "gate":
+        report.steps[event["index"]].verdicts = event["verdicts"]
+    elif kind == "step_committed":
+        step = report.steps[event["index"]]
+        step.status, step.commit = "approved", event["commit"]
+        report.head_commit = event["commit"]
+    elif kind == "step_blocked":
+        report.steps[event["index"]].status = "blocked"
+    elif kind == "step_skipped":
+        report.steps[event["index"]].status = "skipped"
+    elif kind == "tests":
+        report.tests = TestsReport(**{k: event.get(k) for k in TestsReport.model_fields})
+    elif kind in ("run_finished", "run_interrupted"):
+        report.status = event.get("status", "interrupted")
+        report.head_commit = event.get("head_commit", report.head_commit)
+        report.duration_s = round(report.duration_s + event.get("duration_s", 0.0), 3)
+        report.error = event.get("error")
+    elif kind == "run_resumed":
+        report.status = "running"
+    return report
+
+
+def build_report(events: list[Event] | Path) -> Report:
+    """The report a journal describes; ValueError when it has no run_started event."""
+    if isinstance(events, Path):
+        events = list(read_events(events))
+    report: Report | None = None
+    for event in events:
+        report = _apply(report, event)
+    if report is None:
+        raise ValueError("journal has no run_started event")
+    return report
