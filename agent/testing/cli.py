@@ -1,0 +1,73 @@
+"""`agent scripted-server`: serve a script file until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+
+from agent.errors import AgentError, UserError
+from agent.testing.script import Script
+from agent.testing.server import RecordedRequest, ScriptedServer
+
+
+def serve_command(script: Path, *, port: int, record: Path | None) -> int:
+    """Load SCRIPT, print the server's URL, serve until interrupted; 0 on a clean stop."""
+    loaded = Script.load(script)
+    writer = _Recorder(record) if record is not None else None
+    server = ScriptedServer(loaded, port=port, on_request=writer)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    try:
+        print(f"scripted server on {server.base_url} (scripted model: answers come from {script})", flush=True)
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+    return 0
+
+
+class _Recorder:
+    """Appends each finished request to a JSON-lines file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        except OSError as exc:
+            raise UserError(f"cannot write record file {path}: {exc.strerror or exc}") from None
+
+    def __call__(self, request: RecordedRequest) -> None:
+        line = json.dumps(asdict(request), ensure_ascii=False)
+        with self.lock, self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m agent.testing`."""
+    parser = argparse.ArgumentParser(prog="python -m agent.testing",
+                                     description="Serve a scripted OpenAI-compatible model on 127.0.0.1.")
+    parser.add_argument("script", type=Path, help="Script file (JSON or YAML) of turns per role.")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port.")
+    parser.add_argument("--record", type=Path, default=None, help="Append every request here as JSON lines.")
+    args = parser.parse_args(argv)
+    try:
+        code = serve_command(args.script, port=args.port, record=args.record)
+    except AgentError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    sys.exit(code)

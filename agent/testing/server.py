@@ -1,0 +1,249 @@
+"""The scripted OpenAI-compatible server: a real HTTP server on 127.0.0.1 in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any, Callable
+
+from agent.testing.script import RateLimits, Script, Turn
+from agent.testing.wire import cached_tokens, estimate_tokens, prompt_text, rate_limit_headers
+
+Responder = Callable[[dict[str, Any], str], Turn]
+DEFAULT_ROLE = "default"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server saw it; `ended` and `status` are set before the last byte goes out."""
+
+    path: str
+    role: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    started: float
+    ended: float = 0.0
+    status: int = 0
+    method: str = "POST"
+
+
+class ScriptExhausted(Exception):
+    """No queued turn, responder or default for a role: the server answers 500."""
+
+
+@dataclass
+class Accounting:
+    """What one chat request is charged, decided when its turn is picked."""
+
+    prompt_tokens: int
+    cached_tokens: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _ScriptState:
+    """The script's queues, defaults and responders, plus counters; every method holds the lock."""
+
+    def __init__(self, script: Script) -> None:
+        self.lock = threading.Lock()
+        self.model = script.model
+        self.limits: RateLimits = script.rate_limits
+        self.context_limit = script.context_limit
+        self.queues: dict[str, deque[Turn]] = {role: deque(turns) for role, turns in script.turns.items()}
+        self.defaults: dict[str, Turn] = dict(script.defaults)
+        self.responders: dict[str, Responder] = {}
+        self.previous_prompt: dict[str, str] = {}
+        self.requests_used = 0
+        self.tokens_used = 0
+        self.sequence = 0
+
+    def next_source(self, role: str) -> Turn | Responder:
+        """The queued turn, else the responder, else the default; raises ScriptExhausted."""
+        with self.lock:
+            queue = self.queues.get(role)
+            if queue:
+                return queue.popleft()
+            if role in self.responders:
+                return self.responders[role]
+            if role in self.defaults:
+                return self.defaults[role]
+        raise ScriptExhausted(
+            f"script exhausted for role {role}: no queued turn, no responder and no default turn"
+        )
+
+    def account(self, role: str, body: dict[str, Any]) -> Accounting:
+        """Charge a chat request: prompt tokens, prefix-cache hits, and the rate-limit headers after it."""
+        text = prompt_text(body)
+        budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        with self.lock:
+            cached = cached_tokens(self.previous_prompt.get(role), text)
+            self.previous_prompt[role] = text
+            prompt = estimate_tokens(text)
+            self.requests_used += 1
+            self.tokens_used += prompt + (budget if isinstance(budget, int) else 0)
+            headers = rate_limit_headers(self.limits, self.requests_used, self.tokens_used)
+        return Accounting(prompt, cached, headers)
+
+    def limit_headers(self) -> dict[str, str]:
+        with self.lock:
+            return rate_limit_headers(self.limits, self.requests_used, self.tokens_used)
+
+    def next_number(self) -> int:
+        with self.lock:
+            self.sequence += 1
+            return self.sequence
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that joins its handler threads and can cut every open connection."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], owner: ScriptedServer) -> None:
+        from agent.testing.handler import ScriptedHandler
+
+        self.owner = owner
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, ScriptedHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (socket.getfqdn), which can hang offline.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        """Shut every open connection so idle keep-alive handler threads return."""
+        with self.connections_lock:
+            for conn in list(self.connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-response is normal here (tests cut streams); stay quiet.
+        return None
+
+
+class ScriptedServer:
+    """A scripted model endpoint: `with ScriptedServer(script) as server: ... server.base_url`."""
+
+    def __init__(self, script: Script | None = None, *, port: int = 0, host: str = "127.0.0.1",
+                 on_request: Callable[[RecordedRequest], None] | None = None) -> None:
+        self.script = script if script is not None else Script()
+        self.state = _ScriptState(self.script)
+        self.stopping = threading.Event()
+        self.on_request = on_request
+        self._host, self._port = host, port
+        self._records: list[RecordedRequest] = []
+        self._records_lock = threading.Lock()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> ScriptedServer:
+        """Bind and serve in a background thread; returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("scripted server already started")
+        self._httpd = _HTTPServer((self._host, self._port), self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"scripted-server-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving, cut open connections, and join every thread and socket."""
+        if self._httpd is None or self._thread is None:
+            return
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.cut_connections()
+        self._httpd.server_close()
+        self._thread.join()
+        self._httpd, self._thread = None, None
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- addresses -------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("scripted server not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`."""
+        return f"{self.url}/v1"
+
+    # -- scripting while running -----------------------------------------------------------------
+    def push(self, role: str, *turns: Turn) -> None:
+        """Append turns to a role's queue."""
+        with self.state.lock:
+            self.state.queues.setdefault(role, deque()).extend(turns)
+
+    def set_default(self, role: str, turn: Turn | None) -> None:
+        """The turn that answers when the role's queue is empty (None removes it)."""
+        with self.state.lock:
+            if turn is None:
+                self.state.defaults.pop(role, None)
+            else:
+                self.state.defaults[role] = turn
+
+    def set_responder(self, role: str, fn: Responder | None) -> None:
+        """A callable `(request_body, role) -> Turn` that answers when the role's queue is empty."""
+        with self.state.lock:
+            if fn is None:
+                self.state.responders.pop(role, None)
+            else:
+                self.state.responders[role] = fn
+
+    def pending(self, role: str) -> int:
+        """How many queued turns the role has left."""
+        with self.state.lock:
+            return len(self.state.queues.get(role, ()))
+
+    # -- records ---------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request so far, in arrival order (a snapshot list)."""
+        with self._records_lock:
+            return list(self._records)
+
+    def requests_for(self, role: str) -> list[RecordedRequest]:
+        """The chat requests sent with `X-Agent-Role: role`."""
+        return [r for r in self.requests if r.role == role and r.path.endswith("/chat/completions")]
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._records_lock:
+            self._records.append(request)
+
+    def finished(self, request: RecordedRequest) -> None:
+        """Called by the handler once a response is complete."""
+        if self.on_request is not None:
+            self.on_request(request)
