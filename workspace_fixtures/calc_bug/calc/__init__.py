@@ -1,0 +1,5 @@
+"""Small descriptive statistics."""
+
+from calc.stats import mean, median, mode, value_range, variance
+
+__all__ = ["mean", "median", "mode", "value_range", "variance"]
