@@ -62,6 +62,8 @@ class StreamCallbacks:
     on_reasoning: Callable[[str], None] | None = None
     on_text: Callable[[str], None] | None = None
     on_tool_call: Callable[[ToolCall], None] | None = None
+    # A retry is starting (the reason in one line): text and reasoning already streamed are void.
+    on_retry: Callable[[str], None] | None = None
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]

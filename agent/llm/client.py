@@ -1,0 +1,192 @@
+"""The model client: streamed chat completions over the openai SDK, with our own retries.
+
+One SDK client per distinct (base_url, api_key), created with `max_retries=0` because the
+retry policy lives in `agent.llm.retry`. Every request streams and carries `X-Agent-Role`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any, Awaitable, Callable
+
+import openai
+
+from agent.llm.profiles import Profile, profile_for
+from agent.llm.request import CallState
+from agent.llm.retry import RetryPolicy, StreamCut, rate_limit_headers
+from agent.llm.stream import StreamAssembler
+from agent.llm.types import ChatRequest, Completion, Message, RoleSettings, StreamCallbacks
+from agent.llm.usage import UsageLedger
+
+RateLimitHook = Callable[[dict[str, str]], None]
+_RETRYABLE = (openai.APIError, StreamCut)
+# The SDK insists on a key; servers without auth (a local vLLM) ignore this one.
+_NO_KEY = "no-key"
+
+
+class LLMClient:
+    """Implements `agent.protocols.ModelClient` for every provider profile."""
+
+    def __init__(self, settings_for: Callable[[str], RoleSettings], ledger: UsageLedger | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 policy: RetryPolicy | None = None, on_rate_limit: RateLimitHook | None = None,
+                 asleep: Callable[[float], Awaitable[None]] | None = None):
+        self.settings_for = settings_for
+        self.ledger = ledger
+        self.policy = policy or RetryPolicy()
+        self.on_rate_limit = on_rate_limit
+        self.last_rate_limit: dict[str, str] = {}
+        self._sleep = sleep
+        self._clock = clock
+        # An injected sleep is a test's fake: call it from async code too, so it sees every wait.
+        self._asleep = asleep or (asyncio.sleep if sleep is time.sleep else _async_of(sleep))
+        self._lock = threading.Lock()
+        self._sync_clients: dict[tuple[str, str], openai.OpenAI] = {}
+        self._async_clients: dict[tuple[str, str, int], openai.AsyncOpenAI] = {}
+        self._refuses_disable: set[str] = set()  # endpoints that refused disable_reasoning
+
+    # -- the ModelClient protocol -------------------------------------------------------------
+
+    def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        """One chat completion, streamed, with retries; raises ModelAPIError kinds."""
+        call = self._start(request)
+        while True:
+            try:
+                completion = self._attempt(call, callbacks)
+            except _RETRYABLE as exc:
+                self._sleep(self._wait(call, exc, callbacks))
+                continue
+            if not self._retry_for_length(call, completion, callbacks):
+                return self._finish(call, completion)
+
+    async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        """The same, for concurrent callers such as the critic gate."""
+        call = self._start(request)
+        while True:
+            try:
+                completion = await self._aattempt(call, callbacks)
+            except _RETRYABLE as exc:
+                await self._asleep(self._wait(call, exc, callbacks))
+                continue
+            if not self._retry_for_length(call, completion, callbacks):
+                return self._finish(call, completion)
+
+    def assistant_message(self, role: str, completion: Completion) -> Message:
+        """The history entry for `completion`, carrying reasoning the way the role's provider wants it."""
+        return self.profile(role).assistant_message(completion)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def profile(self, role: str) -> Profile:
+        """The provider profile the role's settings name."""
+        return profile_for(self.settings_for(role).provider)
+
+    def close(self) -> None:
+        """Close the synchronous SDK clients (async ones are closed by `aclose`)."""
+        with self._lock:
+            clients, self._sync_clients = list(self._sync_clients.values()), {}
+        for client in clients:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the SDK clients of the running event loop, then the synchronous ones."""
+        loop_id = id(asyncio.get_running_loop())
+        with self._lock:
+            mine = [key for key in self._async_clients if key[2] == loop_id]
+            clients = [self._async_clients.pop(key) for key in mine]
+        for client in clients:
+            await client.close()
+        self.close()
+
+    def __enter__(self) -> "LLMClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- one attempt --------------------------------------------------------------------------
+
+    def _start(self, request: ChatRequest) -> CallState:
+        settings = self.settings_for(request.role)
+        return CallState(request, settings, profile_for(settings.provider), self.policy, started=self._clock(),
+                         refuses_disable=settings.base_url in self._refuses_disable)
+
+    def _attempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
+        call.begin_attempt()
+        started = self._clock()
+        stream = self._sync_client(call.settings).chat.completions.create(**call.kwargs())
+        with stream:
+            self._note_headers(stream.response.headers)
+            assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
+            for chunk in stream:
+                assembler.feed(chunk.to_dict())
+        return assembler.finish()
+
+    async def _aattempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
+        call.begin_attempt()
+        started = self._clock()
+        stream = await self._async_client(call.settings).chat.completions.create(**call.kwargs())
+        async with stream:
+            self._note_headers(stream.response.headers)
+            assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
+            async for chunk in stream:
+                assembler.feed(chunk.to_dict())
+        return assembler.finish()
+
+    def _wait(self, call: CallState, exc: BaseException, callbacks: StreamCallbacks | None) -> float:
+        delay = call.wait_after(exc, self._rate_limited)
+        if callbacks is not None and callbacks.on_retry is not None:
+            callbacks.on_retry(f"retrying in {delay:.1f}s: {exc}")
+        if call.fallback_used:
+            self._refuses_disable.add(call.settings.base_url)
+        return delay
+
+    def _retry_for_length(self, call: CallState, completion: Completion, callbacks: StreamCallbacks | None) -> bool:
+        if not call.retry_for_length(completion):
+            return False
+        if callbacks is not None and callbacks.on_retry is not None:
+            callbacks.on_retry(f"reasoning used the whole budget; retrying with {call.budget} tokens")
+        return True
+
+    def _finish(self, call: CallState, completion: Completion) -> Completion:
+        completion = call.final(completion, self._clock())
+        if self.ledger is not None:
+            self.ledger.record(call.request.role, call.request.step, completion.usage)
+        return completion
+
+    def _note_headers(self, headers: Any) -> None:
+        limits = rate_limit_headers(headers)
+        if limits:
+            self._rate_limited(limits)
+
+    def _rate_limited(self, headers: dict[str, str]) -> None:
+        self.last_rate_limit = headers
+        if self.on_rate_limit is not None:
+            self.on_rate_limit(headers)
+
+    # -- SDK clients --------------------------------------------------------------------------
+
+    def _sync_client(self, settings: RoleSettings) -> openai.OpenAI:
+        key = (settings.base_url, settings.api_key or _NO_KEY)
+        with self._lock:
+            if key not in self._sync_clients:
+                self._sync_clients[key] = openai.OpenAI(base_url=key[0], api_key=key[1], max_retries=0)
+            return self._sync_clients[key]
+
+    def _async_client(self, settings: RoleSettings) -> openai.AsyncOpenAI:
+        # httpx connection pools belong to one event loop, so each loop gets its own SDK client.
+        key = (settings.base_url, settings.api_key or _NO_KEY, id(asyncio.get_running_loop()))
+        with self._lock:
+            if key not in self._async_clients:
+                self._async_clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=key[1], max_retries=0)
+            return self._async_clients[key]
+
+
+def _async_of(sleep: Callable[[float], None]) -> Callable[[float], Awaitable[None]]:
+    async def asleep(seconds: float) -> None:
+        sleep(seconds)
+        await asyncio.sleep(0)
+
+    return asleep
