@@ -115,24 +115,32 @@ class LLMClient:
 
     def _attempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
+        sdk = self._sync_client(call.settings)
         started = self._clock()
-        stream = self._sync_client(call.settings).chat.completions.create(**call.kwargs())
+        stream = sdk.chat.completions.create(**call.kwargs())
         with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
-            for chunk in stream:
-                assembler.feed(chunk.to_dict())
+            try:
+                for chunk in stream:
+                    assembler.feed(chunk.to_dict())
+            except openai.APIConnectionError:
+                _reraise_unless_finished(assembler)
         return assembler.finish()
 
     async def _aattempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
+        sdk = self._async_client(call.settings)
         started = self._clock()
-        stream = await self._async_client(call.settings).chat.completions.create(**call.kwargs())
+        stream = await sdk.chat.completions.create(**call.kwargs())
         async with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
-            async for chunk in stream:
-                assembler.feed(chunk.to_dict())
+            try:
+                async for chunk in stream:
+                    assembler.feed(chunk.to_dict())
+            except openai.APIConnectionError:
+                _reraise_unless_finished(assembler)
         return assembler.finish()
 
     def _wait(self, call: CallState, exc: BaseException, callbacks: StreamCallbacks | None) -> float:
@@ -182,6 +190,12 @@ class LLMClient:
             if key not in self._async_clients:
                 self._async_clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=key[1], max_retries=0)
             return self._async_clients[key]
+
+
+def _reraise_unless_finished(assembler: StreamAssembler) -> None:
+    """A connection dropped after the finish_reason lost nothing but [DONE]: keep the answer."""
+    if assembler.finish_reason is None:
+        raise
 
 
 def _async_of(sleep: Callable[[float], None]) -> Callable[[float], Awaitable[None]]:

@@ -1,0 +1,78 @@
+"""`agent probe`: GLM 4.7's validation checklist against the configured endpoint, as a table.
+
+Exit 0 when every check passed (or was skipped), 1 when any failed; configuration and
+credential problems raise UserError/AuthError (exit 2 at the CLI edge).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Iterator
+
+from contextlib import contextmanager
+from rich.console import Console
+from rich.table import Table
+
+from agent.llm.client import LLMClient
+from agent.llm.probe import CheckResult, Probe
+from agent.llm.types import RoleSettings
+
+PROBE_ROLE = "executor"  # the probe exercises the role that uses every feature: tools, reasoning, history
+SCRIPTED_MODEL = "zai-glm-4.7"
+
+
+def probe_command(flags: dict[str, object], repo: Path, *, long_context: int, scripted: bool) -> int:
+    """Run every check, print the table, and return the exit code."""
+    with _settings(flags, repo, scripted) as settings:
+        with LLMClient(lambda role: settings) as client:
+            results = Probe(client, role=PROBE_ROLE, long_context=long_context).run()
+        print_table(results, settings, scripted)
+    return 0 if all(check.passed for check in results) else 1
+
+
+@contextmanager
+def _settings(flags: dict[str, object], repo: Path, scripted: bool) -> Iterator[RoleSettings]:
+    """The role settings to probe: the configured endpoint, or the built-in scripted server."""
+    if not scripted:
+        from agent.config import load_config
+
+        yield load_config(repo, flags, os.environ).require_key(PROBE_ROLE)
+        return
+    from agent.llm.probe_script import probe_responder
+    from agent.testing import Script, ScriptedServer
+
+    provider = str(flags.get("provider") or "cerebras")
+    with ScriptedServer(Script()) as server:
+        server.set_responder(PROBE_ROLE, functools.partial(probe_responder, provider=provider))
+        yield RoleSettings(model=str(flags.get("model") or SCRIPTED_MODEL), base_url=server.base_url,
+                           api_key="scripted", provider=provider,  # type: ignore[arg-type]
+                           reasoning=True, max_completion_tokens=16_384, temperature=None, top_p=None)
+
+
+def print_table(results: list[CheckResult], settings: RoleSettings, scripted: bool) -> None:
+    """The checks as a table, then one summary line."""
+    where = "scripted server" if scripted else settings.base_url
+    label = " (scripted)" if scripted else ""
+    table = Table(title=f"agent probe{label}: {settings.model} via {settings.provider} at {where}")
+    for column, justify in (("check", "left"), ("result", "left"), ("detail", "left"),
+                            ("first token", "right"), ("tokens/s", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for check in results:
+        style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[check.outcome]
+        table.add_row(check.name, f"[{style}]{check.outcome}[/]", check.detail,
+                      _seconds(check.first_token_s), _rate(check.tokens_per_s))
+    console = Console()
+    console.print(table)
+    failed = [check.name for check in results if not check.passed]
+    summary = f"{len(results) - len(failed)}/{len(results)} checks passed"
+    console.print(summary + (f"; failed: {', '.join(failed)}" if failed else "") + label)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
