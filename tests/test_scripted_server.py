@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -125,7 +126,7 @@ def test_error_inside_the_stream(server, client):
         for chunk in chat(client, stream=True):
             seen += deltas([chunk], "content")
     assert "".join(seen) == "partial answer"
-    assert caught.value.type == "service_unavailable"
+    assert caught.value.type == "service_unavailable" and caught.value.body["status_code"] == 503
 
 
 def test_cut_stream_is_a_connection_error(server, client):
@@ -229,6 +230,18 @@ def test_cached_tokens_grow_when_a_request_extends_the_previous_one(server, clie
     assert chat(client, "qa", messages=history).usage.prompt_tokens_details.cached_tokens == 0
 
 
+def test_refused_requests_are_not_charged_and_do_not_fill_the_cache(server, client):
+    history = [{"role": "user", "content": "context " * 400}]
+    server.push("executor", Turn(error=ErrorSpec(status=429, message="slow down")), Turn(content="ok"))
+    with pytest.raises(openai.RateLimitError) as refused:
+        chat(client, messages=history)
+    answered = client.chat.completions.with_raw_response.create(
+        model="zai-glm-4.7", messages=history, extra_headers={"X-Agent-Role": "executor"})
+    assert answered.parse().usage.prompt_tokens_details.cached_tokens == 0
+    before = int(refused.value.response.headers["x-ratelimit-remaining-requests-day"])
+    assert int(answered.headers["x-ratelimit-remaining-requests-day"]) == before - 1
+
+
 def test_rate_limit_headers_count_down(server, client):
     server.set_default("executor", Turn(content="ok"))
     first = client.chat.completions.with_raw_response.create(
@@ -289,12 +302,43 @@ def test_a_failing_responder_is_a_loud_500(server, client):
         chat(client, "qa")
 
 
+def test_critics_are_answered_concurrently(server):
+    critics = ("reviewer", "qa", "security", "performance")
+    for critic in critics:
+        server.push(critic, Turn(content=f'{{"verdict": "approve", "critic": "{critic}"}}', delay_s=0.3))
+
+    async def gate() -> list[str]:
+        async with openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=0) as sdk:
+            answers = await asyncio.gather(*(sdk.chat.completions.create(
+                model="zai-glm-4.7", messages=HELLO, extra_headers={"X-Agent-Role": c}) for c in critics))
+            return [json.loads(a.choices[0].message.content)["critic"] for a in answers]
+
+    started = time.monotonic()
+    assert asyncio.run(gate()) == list(critics)
+    assert time.monotonic() - started < 1.0
+
+
 def test_close_is_prompt_with_idle_connections_and_pending_delays(server, client):
-    server.push("executor", Turn(content="warm"))
+    server.push("executor", Turn(content="warm"), Turn(content="never sent", delay_s=30))
     chat(client)  # leaves an idle keep-alive connection open
+    failures: list[BaseException] = []
+
+    def waiting_call() -> None:
+        try:
+            with openai.OpenAI(base_url=server.base_url, api_key="t", max_retries=0) as other:
+                chat(other)
+        except openai.APIConnectionError as exc:
+            failures.append(exc)
+
+    caller = threading.Thread(target=waiting_call)
+    caller.start()
+    while len(server.requests) < 2:
+        time.sleep(0.01)
     started = time.monotonic()
     server.close()
+    caller.join(5)
     assert time.monotonic() - started < 2
+    assert len(failures) == 1 and server.requests[1].status == 0
 
 
 # -- script files and the command line -----------------------------------------------------------
@@ -336,6 +380,20 @@ def test_command_line_serves_a_script_until_terminated(tmp_path):
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert json.loads(record.read_text().splitlines()[0])["role"] == "planner"
+    assert "planner POST /v1/chat/completions 200" in err
+
+
+def test_module_entry_point_stops_cleanly_on_ctrl_c(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "agent.testing", str(EXAMPLE), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base_url = proc.stdout.readline().split()[3]
+        with urllib.request.urlopen(f"{base_url}/models", timeout=5) as response:
+            assert json.load(response)["data"][0]["id"] == "zai-glm-4.7"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
 
 
 def test_module_entry_point_reports_a_bad_script_in_one_line(tmp_path):

@@ -9,7 +9,6 @@ import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 
 from agent.errors import AgentError, UserError
 from agent.testing.script import Script
@@ -19,8 +18,7 @@ from agent.testing.server import RecordedRequest, ScriptedServer
 def serve_command(script: Path, *, port: int, record: Path | None) -> int:
     """Load SCRIPT, print the server's URL, serve until interrupted; 0 on a clean stop."""
     loaded = Script.load(script)
-    writer = _Recorder(record) if record is not None else None
-    server = ScriptedServer(loaded, port=port, on_request=writer)
+    server = ScriptedServer(loaded, port=port, on_request=_Reporter(record))
     try:
         server.start()
     except OSError as exc:
@@ -39,12 +37,14 @@ def serve_command(script: Path, *, port: int, record: Path | None) -> int:
     return 0
 
 
-class _Recorder:
-    """Appends each finished request to a JSON-lines file."""
+class _Reporter:
+    """Prints one line per finished request to stderr and appends it to the record file, if any."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self.lock = threading.Lock()
+        if path is None:
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
@@ -52,9 +52,13 @@ class _Recorder:
             raise UserError(f"cannot write record file {path}: {exc.strerror or exc}") from None
 
     def __call__(self, request: RecordedRequest) -> None:
-        line = json.dumps(asdict(request), ensure_ascii=False)
-        with self.lock, self.path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        seconds = max(request.ended - request.started, 0.0)
+        summary = f"{request.role} {request.method} {request.path} {request.status or 'cut'} {seconds:.2f}s"
+        with self.lock:
+            print(summary, file=sys.stderr, flush=True)
+            if self.path is not None:
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(asdict(request), ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.testing import wire
 from agent.testing.script import Turn
-from agent.testing.server import DEFAULT_ROLE, Accounting, RecordedRequest, ScriptExhausted
+from agent.testing.server import DEFAULT_ROLE, Accounting, RecordedRequest, ScriptExhausted, completion_budget
 
 if TYPE_CHECKING:
     from agent.testing.server import ScriptedServer, _HTTPServer
@@ -121,13 +121,16 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         turn = self._pick_turn(record)
         if turn is None:
             return
-        accounting = self.owner.state.account(record.role, body)
+        http_error = turn.error is not None and not (turn.error.in_stream and body.get("stream"))
+        accounting = self.owner.state.measure(record.role, body)
         if self._over_context(record, accounting):
             return
+        if not http_error:
+            self.owner.state.charge(record.role, accounting, body)
         if not self._wait(turn.delay_s):
             self._cut(record, 0)
             return
-        if turn.error is not None and not turn.error.in_stream:
+        if turn.error is not None and http_error:
             err = turn.error
             headers = accounting.headers | turn.headers | err.headers
             self._send_json(record, err.status, err.body(), headers)
@@ -138,7 +141,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
 
     def _pick_turn(self, record: RecordedRequest) -> Turn | None:
         """The turn for this request, or None after answering 500 (exhausted script, failing responder)."""
-        no_retry = {"x-should-retry": "false"}
+        # A broken script cannot heal on retry: tell the SDK not to retry, and any other client
+        # that retries anyway not to wait, so the test fails fast and loudly.
+        no_retry = {"x-should-retry": "false", "retry-after-ms": "0"}
         try:
             source = self.owner.state.next_source(record.role)
         except ScriptExhausted as exc:
@@ -157,8 +162,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
     def _over_context(self, record: RecordedRequest, accounting: Accounting) -> bool:
         """Answer Cerebras' context-length 400 when the script sets a limit and the request exceeds it."""
         limit = self.owner.state.context_limit
-        budget = record.body.get("max_completion_tokens") or record.body.get("max_tokens") or 0
-        length = accounting.prompt_tokens + (budget if isinstance(budget, int) else 0)
+        length = accounting.prompt_tokens + completion_budget(record.body)
         if limit is None or length <= limit:
             return False
         message = ("Please reduce the length of the messages or completion. "
@@ -204,7 +208,8 @@ class _Streamer:
                 return
         if turn.error is not None:  # in_stream: an error line, then the stream ends without [DONE]
             h._finish(self.record, 200)
-            self._write(wire.sse({"error": turn.error.body()}))
+            # status_code travels too, so a client can tell a retryable error from a fatal one.
+            self._write(wire.sse({"error": turn.error.body() | {"status_code": turn.error.status}}))
             self._write(b"")
             return
         usage = wire.compute_usage(turn, self.accounting.prompt_tokens, self.accounting.cached_tokens)

@@ -18,6 +18,12 @@ Responder = Callable[[dict[str, Any], str], Turn]
 DEFAULT_ROLE = "default"
 
 
+def completion_budget(body: dict[str, Any]) -> int:
+    """The completion tokens a request reserves (`max_completion_tokens`, else `max_tokens`)."""
+    budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+    return budget if isinstance(budget, int) else 0
+
+
 @dataclass
 class RecordedRequest:
     """One request as the server saw it; `ended` and `status` are set before the last byte goes out."""
@@ -43,6 +49,7 @@ class Accounting:
     prompt_tokens: int
     cached_tokens: int
     headers: dict[str, str] = field(default_factory=dict)
+    text: str = field(default="", repr=False)  # the prompt as the prefix cache compares it
 
 
 class _ScriptState:
@@ -75,18 +82,24 @@ class _ScriptState:
             f"script exhausted for role {role}: no queued turn, no responder and no default turn"
         )
 
-    def account(self, role: str, body: dict[str, Any]) -> Accounting:
-        """Charge a chat request: prompt tokens, prefix-cache hits, and the rate-limit headers after it."""
+    def measure(self, role: str, body: dict[str, Any]) -> Accounting:
+        """Prompt tokens and prefix-cache hits of a chat request, without charging it."""
         text = prompt_text(body)
-        budget = body.get("max_completion_tokens") or body.get("max_tokens") or 0
         with self.lock:
             cached = cached_tokens(self.previous_prompt.get(role), text)
-            self.previous_prompt[role] = text
-            prompt = estimate_tokens(text)
-            self.requests_used += 1
-            self.tokens_used += prompt + (budget if isinstance(budget, int) else 0)
             headers = rate_limit_headers(self.limits, self.requests_used, self.tokens_used)
-        return Accounting(prompt, cached, headers)
+        return Accounting(estimate_tokens(text), cached, headers, text)
+
+    def charge(self, role: str, accounting: Accounting, body: dict[str, Any]) -> None:
+        """Count an answered request against the limits and keep its prompt for the prefix cache.
+
+        Refused requests (an error turn, a context overflow) are not charged, as on a real server.
+        """
+        with self.lock:
+            self.previous_prompt[role] = accounting.text
+            self.requests_used += 1
+            self.tokens_used += accounting.prompt_tokens + completion_budget(body)
+            accounting.headers = rate_limit_headers(self.limits, self.requests_used, self.tokens_used)
 
     def limit_headers(self) -> dict[str, str]:
         with self.lock:
@@ -161,6 +174,7 @@ class ScriptedServer:
         """Bind and serve in a background thread; returns self."""
         if self._httpd is not None:
             raise RuntimeError("scripted server already started")
+        self.stopping.clear()
         self._httpd = _HTTPServer((self._host, self._port), self)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"scripted-server-{self.port}", daemon=True)
