@@ -55,6 +55,7 @@ class Executor:
     tool_calls_used: int = 0
     edited_since_tests: bool = True
     last_tests: dict[str, Any] | None = None
+    last_tests_text: str = ""
     _last_call: tuple[str, str] | None = None
     _repeats: int = 0
 
@@ -116,6 +117,7 @@ class Executor:
             self.edited_since_tests = True
         elif call.name == "run_tests" and result.data is not None and "exit_code" in result.data:
             self.last_tests = dict(result.data)
+            self.last_tests_text = result.text
             self.edited_since_tests = False
 
     def _ask(self) -> Completion:

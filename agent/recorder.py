@@ -45,3 +45,8 @@ class RecordingClient:
 
     def assistant_message(self, role: str, completion: Completion) -> Message:
         return self.inner.assistant_message(role, completion)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,59 @@
+"""`agent demo`: the whole loop, offline, on a copy of a fixture, against the scripted model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+from agent.errors import UserError
+from agent.testing import Script, ScriptedServer
+
+DEMO_FIXTURE = "calc_bug"
+DEMO_TASK = "Fix the failing median test, and make sure every statistic rejects empty input"
+
+
+def fixtures_dir() -> Path:
+    """workspace_fixtures/ beside the package (the source checkout the README installs from)."""
+    folder = Path(__file__).resolve().parents[2] / "workspace_fixtures"
+    if not folder.is_dir():
+        raise UserError(f"agent demo needs the workspace fixtures of the source checkout; not found at {folder}")
+    return folder
+
+
+def make_demo_repo(parent: Path) -> Path:
+    """A fresh git repository holding a copy of the demo fixture, with one commit."""
+    repo = parent / DEMO_FIXTURE
+    shutil.copytree(fixtures_dir() / DEMO_FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=demo", "-c", "user.email=demo@localhost", "commit", "-q", "-m", "calc: initial"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
+def demo_command(*, keep: bool, json_out: bool) -> int:
+    from agent.commands.run import run_command
+
+    console = Console(stderr=True, highlight=False)
+    parent = Path(tempfile.mkdtemp(prefix="agent-demo-"))
+    try:
+        repo = make_demo_repo(parent)
+        console.print(f"[bold magenta]agent demo: a SCRIPTED model plays GLM 4.7; no API key, no network.[/]\n"
+                      f"repository: {repo}\ntask: {DEMO_TASK}\n")
+        script = Script.load(Path(str(resources.files("agent.testing") / "scripts" / "demo.json")))
+        with ScriptedServer(script) as server:
+            flags = {"base_url": server.base_url, "provider": "cerebras", "model": script.model,
+                     "test_cmd": f"{sys.executable} -m pytest -q -p no:cacheprovider"}
+            code = run_command(DEMO_TASK, repo, flags, no_critics=False, in_place=False, json_out=json_out,
+                               yes=True, quiet=False, scripted=True)
+        if keep:
+            console.print(f"\nkept the demo repository: {repo}  (try: agent runs --repo {repo})")
+        return code
+    finally:
+        if not keep:
+            shutil.rmtree(parent, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""`agent run` and `agent resume`: build a session, drive it, write the report, pick the exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+
+from agent.config import AgentConfig, load_config
+from agent.errors import AgentError, UserError
+from agent.journal import Journal, read_events
+from agent.llm.client import LLMClient
+from agent.llm.usage import UsageLedger
+from agent.orchestrator import execute
+from agent.planner import Plan
+from agent.protocols import ModelClient
+from agent.recorder import RecordingClient
+from agent.redact import redact_obj
+from agent.report import Report, build_report
+from agent.session import RunSession, journal_path
+from agent.ui import Mode, RunView
+from agent.summary import print_summary, write_report
+from agent.workspace import GitWorkspace, new_run_id, open_repo, slugify
+from critics.registry import Critic, load_critics
+
+EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "error": 3, "interrupted": 130, "running": 1}
+
+
+def _view_mode(json_out: bool, quiet: bool, console: Console) -> Mode:
+    if json_out:
+        return "json"
+    if quiet:
+        return "quiet"
+    return "live" if console.is_terminal else "plain"
+
+
+ClientWrapper = Callable[[ModelClient], ModelClient]
+
+
+def _require_keys(config: AgentConfig, critics: list[Critic]) -> None:
+    """Fail before anything is created: a missing key leaves no branch, worktree or journal."""
+    for role in ("planner", "executor", *(c.name for c in critics)):
+        config.require_key(role)
+
+
+def _client(config: AgentConfig, journal: Journal, wrap: ClientWrapper | None) -> RecordingClient:
+    inner: ModelClient = LLMClient(config.role_settings, UsageLedger())
+    return RecordingClient(wrap(inner) if wrap else inner, journal)
+
+
+def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool = False,
+                   in_place: bool = False, wrap_client: ClientWrapper | None = None) -> RunSession:
+    """A new run of `task` on the repository at `repo`: branch, worktree, journal, model, critics."""
+    if not task.strip():
+        raise UserError('the task is empty: say what to do, e.g. agent run "fix the failing test in tests/test_calc.py"')
+    repo_root = open_repo(repo)
+    config = load_config(repo_root, flags, os.environ)
+    critics = [] if no_critics else load_critics(config.critics, repo_root)
+    _require_keys(config, critics)
+    run_id = new_run_id()
+    make = GitWorkspace.in_place if in_place else GitWorkspace.create
+    workspace = make(repo_root, run_id, slugify(task))
+    journal = Journal(journal_path(repo_root, run_id), redact=redact_obj)
+    journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
+                   worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
+                   flags=flags, no_critics=no_critics, config=config.redacted())
+    client = _client(config, journal, wrap_client)
+    return RunSession(run_id, task, config, workspace, journal, client, critics)
+
+
+def run_command(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool, in_place: bool,
+                json_out: bool, yes: bool, quiet: bool, scripted: bool = False) -> int:
+    """`agent run`: start a new run and drive it at the terminal."""
+    session = create_session(task, repo, flags, no_critics=no_critics, in_place=in_place)
+    return drive(session, json_out=json_out, quiet=quiet, scripted=scripted, ask=not yes)
+
+
+def resume_command(run_id: str, repo: Path, *, json_out: bool, quiet: bool, scripted: bool = False) -> int:
+    """Continue run `run_id` from its journal; approved steps are not redone."""
+    repo_root = open_repo(repo)
+    path = journal_path(repo_root, run_id)
+    if not path.is_file():
+        raise UserError(f"no run {run_id!r} in {repo_root} (see: agent runs)")
+    events = list(read_events(path))
+    report = build_report(events)
+    if report.status in ("succeeded", "failed"):
+        raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
+    started = events[0]
+    config = load_config(repo_root, started.get("flags") or {}, os.environ)
+    critics = [] if started.get("no_critics") else load_critics(config.critics, repo_root)
+    _require_keys(config, critics)
+    workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit)
+    approved = {i for i, s in enumerate(report.steps) if s.status == "approved"}
+    workspace.reset_to(report.head_commit or report.base_commit)  # drop the interrupted step's partial work
+    plan_event = next((e for e in events if e["type"] == "plan"), None)
+    plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
+    journal = Journal(path, redact=redact_obj)
+    journal.append("run_resumed", approved=sorted(approved))
+    client = _client(config, journal, None)
+    session = RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
+    return drive(session, json_out=json_out, quiet=quiet, scripted=scripted)
+
+
+def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = False, ask: bool = False) -> int:
+    """Run the session under the terminal view; write report.json; print the summary or the JSON.
+
+    With `ask`, at an interactive terminal, the plan is shown and must be accepted before any step runs.
+    """
+    console = Console(stderr=json_out, highlight=False)
+    view = RunView(_view_mode(json_out, quiet, console), console, scripted=scripted)
+    session.hooks = view.hooks()
+    if ask and not json_out and sys.stdin.isatty() and console.is_terminal:
+        session.hooks.confirm_plan = view.confirm_plan
+    session.journal.subscribe(view.on_event)
+    for event in read_events(session.journal.path):  # replay for resumed runs: plan and states
+        if event["type"] in ("plan", "step_committed"):
+            view.on_event(event)
+    error: AgentError | None = None
+    try:
+        with view:
+            status = execute(session)
+    except AgentError as exc:
+        error, status = exc, "error"
+    finally:
+        session.journal.close()
+        session.client.close()
+    report: Report = build_report(session.journal.path)
+    write_report(report, session.journal.path.parent / "report.json")
+    if json_out:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        print_summary(report, console)
+    if error is not None:
+        raise error
+    return EXIT_CODES[status]

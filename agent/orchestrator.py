@@ -1,0 +1,64 @@
+"""The shape of a run: plan; for each step: tool loop, gate, commit; then the tests once more."""
+
+from __future__ import annotations
+
+import time
+
+from agent.errors import AgentError, RunInterrupted
+from agent.executor import StepOutcome
+from agent.gate import GateResult
+from agent.planner import Plan
+from agent.session import RunSession
+
+
+def execute(s: RunSession) -> str:
+    """Carry the run to its end and return its status; every outcome is journaled."""
+    started = time.monotonic()
+    elapsed = lambda: round(time.monotonic() - started, 3)  # noqa: E731
+    try:
+        plan = s.plan or s.make_plan()
+        if s.hooks.confirm_plan is not None and not s.approved and not s.hooks.confirm_plan(plan):
+            raise KeyboardInterrupt  # declined: stop here, resumable like any interruption
+        status = "succeeded"
+        for index in range(len(plan.steps)):
+            if index in s.approved:
+                continue
+            if not run_step(s, plan, index):
+                status = "blocked"
+                for rest in range(index + 1, len(plan.steps)):
+                    s.journal.append("step_skipped", index=rest)
+                break
+        tests = s.final_tests()
+        if status == "succeeded" and tests is not None and tests.get("exit_code") != 0:
+            status = "failed"
+    except KeyboardInterrupt:
+        s.journal.append("run_interrupted", status="interrupted", duration_s=elapsed())
+        raise RunInterrupted(f"run {s.run_id} interrupted; continue it with: agent resume {s.run_id}") from None
+    except AgentError as exc:
+        s.journal.append("run_finished", status="error", error=str(exc), duration_s=elapsed())
+        raise
+    s.journal.append("run_finished", status=status, head_commit=s.workspace.head(), duration_s=elapsed())
+    return status
+
+
+def run_step(s: RunSession, plan: Plan, index: int) -> bool:
+    """Execute step `index` until the gate approves it (commit) or the revisions run out (blocked)."""
+    step, step_id = plan.steps[index], f"step-{index + 1}"
+    executor = s.new_executor(plan, index)
+    attempts = s.config.max_revisions + 1
+    for attempt in range(1, attempts + 1):
+        s.journal.append("step_started", index=index, attempt=attempt, title=step.title)
+        outcome: StepOutcome = executor.run()
+        if outcome.status == "blocked":
+            s.journal.append("step_blocked", index=index, reason=outcome.reason)
+            return False
+        gate: GateResult = s.judge(plan, index, outcome, executor)
+        s.journal.append("gate", index=index, attempt=attempt, passed=gate.passed, verdicts=gate.as_json())
+        if gate.passed:
+            commit = s.workspace.commit(step.title, s.trailers(gate))
+            s.journal.append("step_committed", index=index, commit=commit, attempts=attempt)
+            return True
+        if attempt < attempts:
+            executor.revise(gate.findings_text(), attempt + 1, attempts)
+    s.journal.append("step_blocked", index=index, reason=f"the critics did not approve after {attempts} attempts")
+    return False

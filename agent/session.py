@@ -1,0 +1,149 @@
+"""Everything one run needs, wired together: config, workspace, journal, model, tools, critics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.config import AgentConfig
+from agent.executor import Executor, ExecutorLimits, StepOutcome
+from agent.gate import Gate, GateResult, StepUnderReview
+from agent.journal import Journal
+from agent.llm.types import StreamCallbacks, ToolCall
+from agent.planner import Plan, make_plan
+from agent.prompting import render_prompt
+from agent.recorder import RecordingClient
+from agent.redact import redact
+from agent.repoview import repo_view
+from agent.workspace import GitWorkspace
+from critics.registry import Critic
+from critics.verdict import Verdict
+from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
+from tools.trim import trim_middle
+
+STRUCTURED_OUTPUT_PROVIDERS = frozenset({"cerebras", "openai", "vllm"})
+CRITIC_DIFF_CHARS = 120_000
+TOOL_RESULT_JOURNAL_CHARS = 4_000
+
+
+@dataclass
+class RunHooks:
+    """How the terminal view follows a run beyond the journal: streamed text and verdicts."""
+
+    planner: StreamCallbacks | None = None
+    executor: StreamCallbacks | None = None
+    on_verdict: Callable[[str, Verdict], None] | None = None
+    on_tool_result: Callable[[ToolCall, ToolResult], None] | None = None
+    confirm_plan: Callable[[Plan], bool] | None = None  # False: the user declined the plan
+
+
+@dataclass
+class JournaledTools:
+    """The executor's tools; each call and its result go to the journal."""
+
+    context: ToolContext
+    journal: Journal
+    step: str
+    hooks: RunHooks
+    schemas: list[dict[str, Any]] = field(default_factory=tool_schemas)
+
+    def run(self, call: ToolCall) -> ToolResult:
+        result = dispatch(call, self.context)
+        self.journal.append("tool_call", step=self.step, id=call.id, name=call.name, arguments=call.arguments,
+                            is_error=result.is_error, result=trim_middle(result.text, TOOL_RESULT_JOURNAL_CHARS),
+                            data=result.data or None)
+        if self.hooks.on_tool_result is not None:
+            self.hooks.on_tool_result(call, result)
+        return result
+
+
+@dataclass
+class RunSession:
+    run_id: str
+    task: str
+    config: AgentConfig
+    workspace: GitWorkspace
+    journal: Journal
+    client: RecordingClient
+    critics: list[Critic]
+    hooks: RunHooks = field(default_factory=RunHooks)
+    plan: Plan | None = None
+    approved: set[int] = field(default_factory=set)
+
+    @property
+    def structured(self) -> bool:
+        return self.config.role_settings("planner").provider in STRUCTURED_OUTPUT_PROVIDERS
+
+    def tool_context(self) -> ToolContext:
+        return ToolContext(root=self.workspace.root, secret_globs=tuple(self.config.secret_globs),
+                           test_command=self.config.test_cmd, test_timeout_s=self.config.test_timeout_s,
+                           sandbox=self.config.sandbox)
+
+    def make_plan(self) -> Plan:
+        plan = make_plan(self.client, self.task, repo_view(self.workspace.root), max_steps=self.config.max_steps,
+                         structured=self.structured, callbacks=self.hooks.planner)
+        self.journal.append("plan", steps=[s.model_dump() for s in plan.steps])
+        self.plan = plan
+        return plan
+
+    def new_executor(self, plan: Plan, index: int) -> Executor:
+        step = plan.steps[index]
+        outline = "\n".join(f"{i + 1}. {s.title}" for i, s in enumerate(plan.steps))
+        prompt = render_prompt(
+            "executor_step", task=self.task, plan=outline, step_number=index + 1, step_count=len(plan.steps),
+            title=step.title, description=step.description, acceptance=step.acceptance,
+            repo_view=repo_view(self.workspace.root), test_cmd=self.config.test_cmd or "detected automatically (run_tests)",
+        )
+        step_id = f"step-{index + 1}"
+        tools = JournaledTools(self.tool_context(), self.journal, step_id, self.hooks)
+        executor = Executor(self.client, tools, ExecutorLimits(max_tool_calls=self.config.max_tool_calls),
+                            callbacks=self.hooks.executor)
+        executor.start(render_prompt("executor"), prompt, step_id)
+        return executor
+
+    def run_tests(self, step: str, args: list[str] | None = None) -> ToolResult:
+        """The project's tests in the sandbox, journaled like any tool call."""
+        call = ToolCall(id=f"{step}-tests", name="run_tests", arguments=json.dumps({"args": args or []}))
+        return JournaledTools(self.tool_context(), self.journal, step, self.hooks).run(call)
+
+    def judge(self, plan: Plan, index: int, outcome: StepOutcome, executor: Executor) -> GateResult:
+        """The critics' verdicts on the step's diff and a current test result."""
+        step, step_id = plan.steps[index], f"step-{index + 1}"
+        if not self.critics:
+            return GateResult({})
+        if executor.edited_since_tests or executor.last_tests is None:
+            result = self.run_tests(step_id)
+            executor.last_tests, executor.last_tests_text, executor.edited_since_tests = result.data, result.text, False
+        tests_text = executor.last_tests_text
+        review = StepUnderReview(
+            task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
+            summary=outcome.summary, diff=trim_middle(redact(self.workspace.diff()), CRITIC_DIFF_CHARS),
+            tests=trim_middle(redact(tests_text), 20_000),
+        )
+        gate = Gate(self.client, self.critics, self.structured, run_tests_schema=tool_schemas(["run_tests"])[0],
+                    run_tests=lambda call: self._critic_tests(call, step_id), on_verdict=self.hooks.on_verdict)
+        return gate.judge(review, step_id)
+
+    def _critic_tests(self, call: ToolCall, step_id: str) -> str:
+        result = JournaledTools(self.tool_context(), self.journal, step_id, self.hooks).run(call)
+        return redact(result.text)
+
+    def final_tests(self) -> dict[str, Any] | None:
+        """The test command once more on the finished branch; journaled as the report's `tests`."""
+        result = self.run_tests("final")
+        data = result.data or {}
+        if data.get("command") is None and data.get("exit_code") is None:
+            return None
+        tests = {k: data.get(k) for k in ("command", "exit_code", "passed", "failed", "sandboxed")}
+        self.journal.append("tests", **tests)
+        return tests
+
+    def trailers(self, gate: GateResult) -> dict[str, str]:
+        trailers = {name.title(): verdict.verdict for name, verdict in gate.verdicts.items()}
+        return {**trailers, "Agent-Run": self.run_id}
+
+
+def journal_path(repo_root: Path, run_id: str) -> Path:
+    return repo_root / ".agent" / "runs" / run_id / "events.jsonl"

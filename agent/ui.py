@@ -1,0 +1,160 @@
+"""What a run shows at a terminal: the plan and each step's state, streamed reasoning (dimmed) and
+text, one line per tool call, each critic's verdict as it lands, and a final summary."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from agent.journal import Event
+from agent.llm.types import StreamCallbacks, ToolCall
+from agent.session import RunHooks
+from critics.verdict import Verdict
+from tools.registry import ToolResult
+
+Mode = Literal["live", "plain", "quiet", "json"]
+STATE_STYLE = {"pending": "dim", "running": "bold yellow", "approved": "green", "blocked": "bold red", "skipped": "dim"}
+
+
+class LineBuffer:
+    """Streams deltas out a line at a time, so partial lines never tear the live display."""
+
+    def __init__(self, emit: Any, style: str):
+        self.emit, self.style, self.pending = emit, style, ""
+
+    def feed(self, delta: str) -> None:
+        self.pending += delta
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.emit(Text(line, style=self.style))
+
+    def flush(self) -> None:
+        if self.pending.strip():
+            self.emit(Text(self.pending, style=self.style))
+        self.pending = ""
+
+
+class RunView:
+    """Follows a run through its journal events and stream callbacks."""
+
+    def __init__(self, mode: Mode, console: Console, *, scripted: bool = False):
+        self.mode, self.console, self.scripted = mode, console, scripted
+        self.steps: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._reasoning = LineBuffer(self._print, "dim italic")
+        self._text = LineBuffer(self._print, "")
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def hooks(self) -> RunHooks:
+        streaming = self.mode == "live"
+        stream = StreamCallbacks(on_reasoning=self._reasoning.feed, on_text=self._text.feed) if streaming else None
+        return RunHooks(planner=stream, executor=stream, on_verdict=self.on_verdict, on_tool_result=self.on_tool_result)
+
+    def __enter__(self) -> "RunView":
+        if self.mode == "live":
+            self._live = Live(self._plan_table(), console=self.console, refresh_per_second=8, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def _print(self, renderable: Any) -> None:
+        if self.mode == "quiet" or self.mode == "json":
+            return
+        with self._lock:
+            self.console.print(renderable, highlight=False, soft_wrap=True)
+
+    def _say(self, line: str, style: str = "") -> None:
+        """A line that quiet and json modes show too (json: on stderr)."""
+        with self._lock:
+            self.console.print(Text(line, style=style), highlight=False, soft_wrap=True)
+
+    def _flush_streams(self) -> None:
+        self._reasoning.flush()
+        self._text.flush()
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._plan_table())
+
+    def _plan_table(self) -> Table:
+        table = Table(title="plan" + (" (scripted model)" if self.scripted else ""), show_header=False, box=None)
+        for i, step in enumerate(self.steps):
+            table.add_row(f"{i + 1}.", Text(step["state"], style=STATE_STYLE.get(step["state"], "")), step["title"])
+        return table
+
+    # -- events ---------------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        handler = getattr(self, f"_on_{event['type']}", None)
+        if handler is not None:
+            self._flush_streams()
+            handler(event)
+            self._refresh()
+
+    def _on_run_started(self, e: Event) -> None:
+        self._print(Text(f"run {e['run_id']} on branch {e['branch']}", style="bold"))
+        if self.scripted:
+            self._say("answers come from a scripted model, not a real one", "bold magenta")
+
+    def _on_plan(self, e: Event) -> None:
+        self.steps = [{"title": s["title"], "state": "pending"} for s in e["steps"]]
+        self._print(Group(Text(f"plan: {len(self.steps)} steps", style="bold"),
+                          *(Text(f"  {i + 1}. {s['title']}") for i, s in enumerate(self.steps))))
+
+    def _on_step_started(self, e: Event) -> None:
+        self.steps[e["index"]]["state"] = "running"
+        again = f" (revision {e['attempt'] - 1})" if e["attempt"] > 1 else ""
+        self._print(Text(f"\n▶ step {e['index'] + 1}: {e['title']}{again}", style="bold cyan"))
+
+    def _on_gate(self, e: Event) -> None:
+        if not e["passed"]:
+            self._print(Text("  gate: changes requested", style="yellow"))
+
+    def _on_step_committed(self, e: Event) -> None:
+        self.steps[e["index"]]["state"] = "approved"
+        self._say(f"✔ step {e['index'] + 1} approved: {self.steps[e['index']]['title']} ({e['commit'][:10]})", "green")
+
+    def _on_step_blocked(self, e: Event) -> None:
+        self.steps[e["index"]]["state"] = "blocked"
+        self._say(f"✘ step {e['index'] + 1} blocked: {e.get('reason')}", "bold red")
+
+    def _on_step_skipped(self, e: Event) -> None:
+        self.steps[e["index"]]["state"] = "skipped"
+
+    def _on_tests(self, e: Event) -> None:
+        counts = f"{e.get('passed') or 0} passed, {e.get('failed') or 0} failed"
+        note = "" if e.get("sandboxed", True) else " (NOT sandboxed)"
+        self._print(Text(f"tests: {e.get('command')} → exit {e.get('exit_code')}, {counts}{note}"))
+
+    def confirm_plan(self, plan: Any) -> bool:
+        """Ask at the terminal whether to carry out the plan just shown."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.__exit__(None, None, None)
+        answer = self.console.input(f"carry out these {len(plan.steps)} steps? [Y/n] ").strip().lower()
+        if live is not None:
+            self._live = live
+            live.__enter__()
+        return answer in ("", "y", "yes")
+
+    def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
+        self._flush_streams()
+        first = (result.text.strip().splitlines() or [""])[0][:100]
+        args = call.arguments if len(call.arguments) <= 80 else call.arguments[:77] + "..."
+        style = "red" if result.is_error else "blue"
+        self._print(Text(f"  ⚙ {call.name} {args} → {first}", style=style))
+
+    def on_verdict(self, critic: str, verdict: Verdict) -> None:
+        mark, style = ("approve", "green") if verdict.approved else ("request changes", "yellow")
+        self._print(Text(f"  {critic}: {mark} ({len(verdict.findings)} findings)", style=style))
+        for f in verdict.blocking():
+            self._print(Text(f"    - [{f.severity}] {f.message}", style=style))

@@ -1,0 +1,30 @@
+"""Helpers for end-to-end run tests: the demo script, and running `agent run` against a server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+from agent.testing import Script, ScriptedServer, Turn
+
+TEST_CMD = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+CRITICS = ("reviewer", "qa", "security", "performance")
+
+
+def demo_script() -> Script:
+    return Script.load(Path(str(resources.files("agent.testing") / "scripts" / "demo.json")))
+
+
+def verdict(kind: str = "approve", *findings: dict) -> Turn:
+    return Turn(content=json.dumps({"verdict": kind, "findings": list(findings)}))
+
+
+def run_args(server: ScriptedServer, repo: Path, task: str = "fix the median", *extra: str) -> list[str]:
+    return ["run", task, "--repo", str(repo), "--base-url", server.base_url, "--test-cmd", TEST_CMD,
+            "--json", "--yes", *extra]
+
+
+def executor_requests(server: ScriptedServer) -> list[dict]:
+    return [r.body for r in server.requests_for("executor")]

@@ -1,0 +1,123 @@
+"""`agent run` end to end: the real CLI, the scripted model over HTTP, a real fixture repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from agent.testing import ScriptedServer, Turn
+from conftest import git, make_repo
+from run_helpers import CRITICS, demo_script, executor_requests, run_args, verdict
+
+
+def _snapshot(repo: Path) -> dict[str, object]:
+    files = {p.relative_to(repo).as_posix(): p.read_bytes() for p in repo.rglob("*")
+             if p.is_file() and ".git" not in p.parts and ".agent" not in p.parts}
+    return {"files": files, "status": git(repo, "status", "--porcelain"), "branch": git(repo, "branch", "--show-current"),
+            "index": git(repo, "diff", "--cached")}
+
+
+def test_success_commits_each_step_and_leaves_the_user_tree_alone(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / "notes.txt").write_text("my uncommitted work\n")  # untracked user file
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nlocal edit\n")  # unstaged change
+    before = _snapshot(repo)
+    with ScriptedServer(demo_script()) as server:
+        result = cli(*run_args(server, repo))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded"
+    assert [s["status"] for s in report["steps"]] == ["approved", "approved"]
+    assert [s["attempts"] for s in report["steps"]] == [2, 1]  # qa asked for one revision of step 1
+    assert report["tests"]["exit_code"] == 0 and report["tests"]["failed"] in (0, None)
+    assert report["tests"]["passed"] == 12
+    assert set(report["steps"][0]["verdicts"]) == set(CRITICS)
+    log = git(repo, "log", "--format=%s%n%(trailers)", f"{report['base_commit']}..{report['branch']}")
+    assert "Fix median() for an even number of values" in log and "Qa: approve" in log
+    assert f"Agent-Run: {report['run_id']}" in log
+    worktree = Path(report["worktree"])
+    assert "ordered[mid - 1] + ordered[mid]" in (worktree / "calc/stats.py").read_text()
+    assert _snapshot(repo) == before
+    assert report["usage"]["by_role"]["executor"]["requests"] == 10
+
+
+def test_reasoning_goes_back_and_each_request_extends_the_last(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    with ScriptedServer(demo_script()) as server:
+        assert cli(*run_args(server, repo)).exit_code == 0
+        bodies = executor_requests(server)
+        roles = {r.headers.get("x-agent-role") for r in server.requests}
+    assert roles == {"planner", "executor", *CRITICS}
+    first_step = bodies[:7]  # step 1: four turns, then three after the revision request
+    for earlier, later in zip(first_step, first_step[1:]):
+        assert later["messages"][: len(earlier["messages"])] == earlier["messages"]
+    assistant = [m for m in first_step[-1]["messages"] if m["role"] == "assistant"]
+    assert assistant[0]["reasoning"] == "Start by reading median() in calc/stats.py."
+    assert all(b.get("clear_thinking") is False for b in bodies)
+    revision = [m for m in first_step[4]["messages"] if m["role"] == "user"][-1]["content"]
+    assert "test_median_two_values" in revision and "qa" in revision
+
+
+def test_critics_judge_at_the_same_time(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    script = demo_script()
+    script.turns.pop("qa")
+    for name in CRITICS:
+        script.defaults[name] = verdict().model_copy(update={"delay_s": 0.4})
+    script.turns["executor"] = script.turns["executor"][:4] + script.turns["executor"][7:]
+    with ScriptedServer(script) as server:
+        assert cli(*run_args(server, repo)).exit_code == 0
+        first_gate = [r for r in server.requests if r.role in CRITICS][:4]
+    assert max(r.started for r in first_gate) < min(r.ended for r in first_gate)
+
+
+def test_a_step_is_blocked_when_revisions_run_out(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    script = demo_script()
+    finding = {"severity": "high", "message": "still wrong", "file": None, "line": None, "suggestion": None}
+    script.turns.pop("qa")
+    script.defaults["qa"] = verdict("request_changes", finding)
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo, "fix the median", "--max-revisions", "1"))
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["status"] == "blocked"
+    assert [s["status"] for s in report["steps"]] == ["blocked", "skipped"]
+    assert report["steps"][0]["attempts"] == 2 and report["steps"][0]["commit"] is None
+
+
+def test_a_planner_that_never_answers_json_is_a_clear_error(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    script = demo_script()
+    script.turns["planner"] = [Turn(content="I would fix the median."), Turn(content="Sure, here is my plan: fix it.")]
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo))
+        planner_calls = len(server.requests_for("planner"))
+    assert result.exit_code == 3
+    assert planner_calls == 2  # one repair request, then give up
+    assert "planner did not return a valid plan" in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["status"] == "error"
+
+
+def test_runs_show_and_undo(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    with ScriptedServer(demo_script()) as server:
+        report = json.loads(cli(*run_args(server, repo)).stdout)
+    listing = cli("runs", "--repo", str(repo))
+    assert report["run_id"] in listing.stdout and "succeeded" in listing.stdout
+    shown = json.loads(cli("show", report["run_id"], "--repo", str(repo), "--json").stdout)
+    assert shown == report
+    assert cli("undo", report["run_id"], "--repo", str(repo)).exit_code == 0
+    assert not Path(report["worktree"]).exists()
+    branches = subprocess.run(["git", "branch", "--list", report["branch"]], cwd=repo, capture_output=True, text=True)
+    assert branches.stdout.strip() == ""
+
+
+def test_bad_input_is_one_line(tmp_path, cli):
+    assert "not a git repository" in cli("run", "x", "--repo", str(tmp_path)).stderr.lower()
+    repo = make_repo(tmp_path / "r")
+    empty = cli("run", "   ", "--repo", str(repo))
+    assert empty.exit_code == 2 and "task is empty" in empty.stderr and "Traceback" not in empty.stderr
+    missing_key = cli("run", "do it", "--repo", str(repo))
+    assert missing_key.exit_code == 2 and "CEREBRAS_API_KEY" in missing_key.stderr
