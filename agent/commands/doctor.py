@@ -77,10 +77,10 @@ def settings_table(config: AgentConfig) -> Table:
 
 def roles_table(config: AgentConfig) -> Table:
     """Each role as the model client will call it."""
-    table = Table("Roles", ["role", "model", "provider", "base_url", "reasoning", "max tokens", "sampling"])
+    table = Table("Roles", ["role", "model", "provider", "base_url", "reasoning", "budget", "temp/top_p"])
     for role in config.role_names():
         s = config.role_settings(role)
-        sampling = f"temperature {s.temperature}, top_p {s.top_p}"
+        sampling = f"{s.temperature}/{s.top_p}"
         table.rows.append([role, s.model, s.provider, s.base_url, "on" if s.reasoning else "off",
                            str(s.max_completion_tokens), sampling])
     return table
@@ -225,7 +225,7 @@ def _render_rich(tables: list[Table], header: str) -> None:
     for table in tables:
         rich_table = RichTable(title=table.title, title_justify="left")
         for heading in table.headers:
-            rich_table.add_column(heading)
+            rich_table.add_column(heading, overflow="fold")
         for row in table.rows:
             cells = [escape(cell) for cell in row]
             if table.title == "Checks":
