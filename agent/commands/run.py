@@ -46,14 +46,20 @@ def _require_keys(config: AgentConfig, critics: list[Critic]) -> None:
         config.require_key(role)
 
 
-def _client(config: AgentConfig, journal: Journal, wrap: ClientWrapper | None) -> RecordingClient:
-    inner: ModelClient = LLMClient(config.role_settings, UsageLedger())
+def _client(config: AgentConfig, journal: Journal, wrap: ClientWrapper | None = None,
+            on_rate_limit: Callable[[dict[str, str]], None] | None = None) -> RecordingClient:
+    inner: ModelClient = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit)
     return RecordingClient(wrap(inner) if wrap else inner, journal)
 
 
 def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool = False,
-                   in_place: bool = False, wrap_client: ClientWrapper | None = None) -> RunSession:
-    """A new run of `task` on the repository at `repo`: branch, worktree, journal, model, critics."""
+                   in_place: bool = False, wrap_client: ClientWrapper | None = None,
+                   on_rate_limit: Callable[[dict[str, str]], None] | None = None) -> RunSession:
+    """A new run of `task` on the repository at `repo`: branch, worktree, journal, model, critics.
+
+    `wrap_client` decorates the model client (a shared rate limiter); `on_rate_limit` sees every
+    response's rate-limit headers.
+    """
     if not task.strip():
         raise UserError('the task is empty: say what to do, e.g. agent run "fix the failing test in tests/test_calc.py"')
     repo_root = open_repo(repo)
@@ -67,7 +73,7 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
                    worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
                    flags=flags, no_critics=no_critics, config=config.redacted())
-    client = _client(config, journal, wrap_client)
+    client = _client(config, journal, wrap_client, on_rate_limit)
     return RunSession(run_id, task, config, workspace, journal, client, critics)
 
 
@@ -99,7 +105,7 @@ def resume_command(run_id: str, repo: Path, *, json_out: bool, quiet: bool, scri
     plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
     journal = Journal(path, redact=redact_obj)
     journal.append("run_resumed", approved=sorted(approved))
-    client = _client(config, journal, None)
+    client = _client(config, journal)
     session = RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
     return drive(session, json_out=json_out, quiet=quiet, scripted=scripted)
 
