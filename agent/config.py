@@ -119,7 +119,8 @@ class AgentConfig(BaseModel):
     def _provider_base_url(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("base_url") is None:
             provider = data.get("provider")
-            url = DEFAULT_BASE_URLS.get(provider if isinstance(provider, str) else "cerebras")  # type: ignore[call-overload]
+            urls: Mapping[Any, str] = DEFAULT_BASE_URLS  # an invalid provider is reported by its own check
+            url = urls.get(provider) if isinstance(provider, str) else None
             data = {**data, "base_url": url or DEFAULT_BASE_URLS["cerebras"]}
         return data
 
@@ -294,8 +295,9 @@ def _key_hint(dotted: str, env_values: Mapping[str, Any], file_values: Mapping[s
     if len(parts) == 3 and parts[0] == "roles":
         section = file_values.get("roles", {}).get(parts[1], {})
         provider = section.get("provider") or provider
-    names = KEY_ENV_VARS.get(provider) if isinstance(provider, str) else None  # type: ignore[call-overload]
-    return " or ".join(names or KEY_ENV_VARS["cerebras"])
+    names: Mapping[Any, tuple[str, ...]] = KEY_ENV_VARS
+    return " or ".join(names.get(provider, KEY_ENV_VARS["cerebras"]) if isinstance(provider, str)
+                       else KEY_ENV_VARS["cerebras"])
 
 
 def _check_role_names(config: AgentConfig, repo: Path, layer: FileLayer | None) -> None:

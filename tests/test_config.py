@@ -123,7 +123,8 @@ def test_role_section_overrides_the_top_level(tmp_path: Path) -> None:
     env = {"CEREBRAS_API_KEY": "cerebras-key", "OPENROUTER_API_KEY": "openrouter-key"}
     config = load_config(tmp_path, {}, env)
     planner = config.role_settings("planner")
-    assert (planner.model, planner.provider, planner.base_url) == ("frontier", "openrouter", "https://openrouter.ai/api/v1")
+    assert (planner.model, planner.provider) == ("frontier", "openrouter")
+    assert planner.base_url == "https://openrouter.ai/api/v1"
     assert planner.api_key == "openrouter-key"  # the role's provider's key variable
     assert (planner.reasoning, planner.max_completion_tokens) == (False, 40000)
     assert (planner.temperature, planner.top_p) == (1.0, 0.8)  # the section's sampling replaces the top level's
@@ -169,6 +170,14 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     assert message.startswith(f"{tmp_path / '.agent.toml'}:2: invalid TOML (line 2")
 
 
+def test_values_of_the_wrong_type_are_reported_not_crashed_on(tmp_path: Path) -> None:
+    write(tmp_path, 'provider = ["zai"]\n[roles.qa]\nprovider = 3\n')
+    assert config_error(tmp_path).endswith(": provider: must be one of cerebras, zai, vllm, openrouter or openai "
+                                           "(got ['zai'])")
+    write(tmp_path, 'max_steps = "5"\n')
+    assert config_error(tmp_path).endswith(": max_steps: must be an integer (got '5')")
+
+
 def test_unknown_keys_are_errors_with_a_hint(tmp_path: Path) -> None:
     write(tmp_path, "max_step = 3\n")
     assert config_error(tmp_path).endswith("max_step: unknown key; did you mean 'max_steps'?")
@@ -204,7 +213,8 @@ def test_api_key_in_the_file_is_refused(tmp_path: Path, text: str, where: str, v
 def test_bad_environment_and_flag_values_name_their_origin(tmp_path: Path) -> None:
     assert config_error(tmp_path, env={"AGENT_PROVIDER": "azure"}).startswith(
         "AGENT_PROVIDER: must be one of cerebras, zai, vllm, openrouter or openai (got 'azure')")
-    assert config_error(tmp_path, env={"AGENT_BASE_URL": "api.example.com"}).startswith("AGENT_BASE_URL: must be an http")
+    assert config_error(tmp_path, env={"AGENT_BASE_URL": "api.example.com"}).startswith(
+        "AGENT_BASE_URL: must be an http")
     assert config_error(tmp_path, flags={"critics": "reviewer,Bad"}).startswith("--critics: 'Bad' is not a critic name")
     assert config_error(tmp_path, flags={"max_steps": 20}) == "--max-steps: must be at most 12 (got 20)"
 

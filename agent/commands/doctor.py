@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.config import KEY_ENV_VARS, AgentConfig, is_local, load_config
+from agent.llm.types import Provider
 
 Status = Literal["ok", "warn", "fail"]
 ENDPOINT_TIMEOUT_S = 5.0
@@ -90,9 +91,9 @@ def checks_table(checks: list[Check]) -> Table:
     return Table("Checks", ["", "check", "result"], [[c.status, c.name, c.detail] for c in checks])
 
 
-def _endpoints(config: AgentConfig) -> dict[str, tuple[str, str | None, set[str]]]:
+def _endpoints(config: AgentConfig) -> dict[str, tuple[Provider, str | None, set[str]]]:
     """base_url → (provider, api key or None, models the roles want there)."""
-    found: dict[str, tuple[str, str | None, set[str]]] = {}
+    found: dict[str, tuple[Provider, str | None, set[str]]] = {}
     for role in config.role_names():
         s = config.role_settings(role)
         found.setdefault(s.base_url, (s.provider, s.api_key, set()))[2].add(s.model)
@@ -106,13 +107,13 @@ def key_checks(config: AgentConfig) -> list[Check]:
         name = f"API key for {provider}"
         if any(c.name == name for c in checks):
             continue
-        var = config.key_status(provider)  # type: ignore[arg-type]
+        var = config.key_status(provider)
         if var:
             checks.append(Check(name, "ok", f"set ({var})"))
         elif is_local(base_url):
             checks.append(Check(name, "ok", "not needed for a local endpoint"))
         else:
-            wanted = " or ".join(KEY_ENV_VARS[provider])  # type: ignore[index]
+            wanted = " or ".join(KEY_ENV_VARS[provider])
             checks.append(Check(name, "fail", f"missing: set {wanted}"))
     return checks
 
