@@ -173,7 +173,7 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_values_of_the_wrong_type_are_reported_not_crashed_on(tmp_path: Path) -> None:
     write(tmp_path, 'provider = ["zai"]\n[roles.qa]\nprovider = 3\n')
     assert config_error(tmp_path).endswith(": provider: must be one of cerebras, zai, vllm, openrouter or openai "
-                                           "(got ['zai'])")
+                                           "(got ['zai']) (and 1 more)")
     write(tmp_path, 'max_steps = "5"\n')
     assert config_error(tmp_path).endswith(": max_steps: must be an integer (got '5')")
 
