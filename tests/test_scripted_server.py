@@ -20,6 +20,8 @@ import pytest
 
 from agent.errors import UserError
 from agent.testing import ErrorSpec, Script, ScriptedServer, ToolCallSpec, Turn, UsageOverride
+from agent.testing.cli import serve_command
+from agent.testing.wire import split_words
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "agent" / "testing" / "scripts" / "example.json"
@@ -77,6 +79,11 @@ def test_stream_sends_reasoning_and_content_token_by_token(server, client):
     assert last.usage.completion_tokens > 0
     assert last.usage.completion_tokens_details.reasoning_tokens == 5
     assert set(last.model_extra["time_info"]) >= {"prompt_time", "completion_time", "total_time"}
+
+
+@pytest.mark.parametrize("text", ["", "one", "  lead and trail  ", "a\n\nb\tc", "   "])
+def test_pieces_rejoin_to_the_exact_text(text):
+    assert "".join(split_words(text)) == text
 
 
 def test_reasoning_field_can_emulate_zai_and_vllm(server, client):
@@ -313,9 +320,9 @@ def test_critics_are_answered_concurrently(server):
                 model="zai-glm-4.7", messages=HELLO, extra_headers={"X-Agent-Role": c}) for c in critics))
             return [json.loads(a.choices[0].message.content)["critic"] for a in answers]
 
-    started = time.monotonic()
     assert asyncio.run(gate()) == list(critics)
-    assert time.monotonic() - started < 1.0
+    records = server.requests
+    assert max(r.started for r in records) < min(r.ended for r in records)  # all four in flight at once
 
 
 def test_close_is_prompt_with_idle_connections_and_pending_delays(server, client):
@@ -336,8 +343,8 @@ def test_close_is_prompt_with_idle_connections_and_pending_delays(server, client
         time.sleep(0.01)
     started = time.monotonic()
     server.close()
-    caller.join(5)
-    assert time.monotonic() - started < 2
+    caller.join(10)
+    assert time.monotonic() - started < 5  # not the 30 s delay
     assert len(failures) == 1 and server.requests[1].status == 0
 
 
@@ -379,8 +386,15 @@ def test_command_line_serves_a_script_until_terminated(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
-    assert json.loads(record.read_text().splitlines()[0])["role"] == "planner"
+    recorded = json.loads(record.read_text().splitlines()[0])
+    assert recorded["role"] == "planner" and recorded["body"]["messages"] == HELLO
+    assert recorded["headers"]["authorization"] == "<redacted>"
     assert "planner POST /v1/chat/completions 200" in err
+
+
+def test_command_line_refuses_a_busy_port(server):
+    with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{server.port}"):
+        serve_command(EXAMPLE, port=server.port, record=None)
 
 
 def test_module_entry_point_stops_cleanly_on_ctrl_c(tmp_path):

@@ -14,6 +14,8 @@ from agent.errors import AgentError, UserError
 from agent.testing.script import Script
 from agent.testing.server import RecordedRequest, ScriptedServer
 
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
+
 
 def serve_command(script: Path, *, port: int, record: Path | None) -> int:
     """Load SCRIPT, print the server's URL, serve until interrupted; 0 on a clean stop."""
@@ -21,10 +23,11 @@ def serve_command(script: Path, *, port: int, record: Path | None) -> int:
     server = ScriptedServer(loaded, port=port, on_request=_Reporter(record))
     try:
         server.start()
-    except OSError as exc:
-        raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    except (OSError, OverflowError) as exc:
+        raise UserError(f"cannot listen on 127.0.0.1:{port}: {getattr(exc, 'strerror', None) or exc}") from None
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    in_main = threading.current_thread() is threading.main_thread()  # signals can only be set there
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set()) if in_main else None
     try:
         print(f"scripted server on {server.base_url} (scripted model: answers come from {script})", flush=True)
         while not stop.wait(0.2):
@@ -32,9 +35,18 @@ def serve_command(script: Path, *, port: int, record: Path | None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         server.close()
     return 0
+
+
+def redacted(request: RecordedRequest) -> dict[str, object]:
+    """A request as a JSON-able dict, credentials masked: record files must never hold a key."""
+    data = asdict(request)
+    data["headers"] = {name: "<redacted>" if name in SECRET_HEADERS else value
+                       for name, value in request.headers.items()}
+    return data
 
 
 class _Reporter:
@@ -58,7 +70,7 @@ class _Reporter:
             print(summary, file=sys.stderr, flush=True)
             if self.path is not None:
                 with self.path.open("a", encoding="utf-8") as out:
-                    out.write(json.dumps(asdict(request), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(redacted(request), ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
