@@ -1,0 +1,208 @@
+"""A forgiving reader for unified diffs as models write them.
+
+It accepts wrong or missing hunk numbers and counts, missing `a/` `b/` prefixes, blank context
+lines without their leading space, prose and Markdown fences around the diff, and git's extended
+headers (new/deleted file, rename). It reports whether the diff was also well-formed, so the
+caller can hand well-formed diffs to `unidiff`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tools.patch.model import FileEdit, Hunk, HunkLine, PatchParseError
+
+DEV_NULL = "/dev/null"
+_HEADER = re.compile(r"^@@+\s*(?:-(\d+)(?:,(\d+))?)?\s*(?:\+(\d+)(?:,(\d+))?)?\s*(?:@@+(.*))?$")
+_GIT_DIFF = re.compile(r"^diff --git (\"?a/.+?\"?) (\"?b/.+?\"?)$")
+
+
+@dataclass
+class _Section:
+    """One file's part of the diff while it is being read."""
+
+    old: str | None = None
+    new: str | None = None
+    rename_from: str | None = None
+    rename_to: str | None = None
+    created: bool = False
+    deleted: bool = False
+    executable: bool | None = None
+    hunks: list[Hunk] = field(default_factory=list)
+
+
+@dataclass
+class TolerantResult:
+    """The edits read, and whether every hunk had numbers and counts that agree with its body."""
+
+    edits: list[FileEdit]
+    well_formed: bool
+
+
+def clean_path(raw: str) -> str:
+    """A header path without git's quoting, a trailing timestamp, or surrounding blanks."""
+    path = raw.split("\t", 1)[0].strip()
+    if len(path) >= 2 and path[0] == path[-1] == '"':
+        path = path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+        path = path.encode("latin-1", "ignore").decode("utf-8", "replace")
+    return path
+
+
+def strip_prefix(path: str) -> str:
+    """`path` without git's `a/` or `b/` prefix."""
+    return path[2:] if path.startswith(("a/", "b/")) else path
+
+
+def is_file_header(lines: list[str], i: int) -> bool:
+    """True when line i starts a new file: `diff --git`, or a `---` line followed by `+++`."""
+    line = lines[i]
+    if line.startswith("diff --git "):
+        return True
+    return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+
+
+def _read_body(lines: list[str], start: int) -> tuple[list[str], int]:
+    """The raw body lines of a hunk starting at `start`, and the index just after them."""
+    j = start
+    while j < len(lines):
+        line = lines[j]
+        if line.startswith("@@") or is_file_header(lines, j) or line.startswith(("```", "~~~")):
+            break
+        if line and line[0] not in " -+\\":
+            break
+        j += 1
+    return lines[start:j], j
+
+
+def _counts(body: list[str]) -> tuple[int, int]:
+    old = sum(1 for line in body if not line or line[0] in " -")
+    new = sum(1 for line in body if not line or line[0] in " +")
+    return old, new
+
+
+def _trim_trailing_blanks(body: list[str], declared: tuple[int, int] | None) -> list[str]:
+    """Drop trailing bare empty lines unless the declared counts say they are blank context."""
+    trimmed = list(body)
+    while trimmed and trimmed[-1] == "":
+        if declared is not None and _counts(trimmed) == declared:
+            break
+        trimmed.pop()
+    return trimmed
+
+
+def _make_hunk(header: str, body: list[str]) -> tuple[Hunk, bool]:
+    """A Hunk from its header and raw body, and whether header numbers and counts were exact."""
+    match = _HEADER.match(header.strip())
+    old_start = old_count = new_count = None
+    anchor = None
+    if match:
+        if match.group(1) is not None:
+            old_start = int(match.group(1))
+            old_count = int(match.group(2)) if match.group(2) is not None else 1
+        if match.group(3) is not None:
+            new_count = int(match.group(4)) if match.group(4) is not None else 1
+        anchor = (match.group(5) or "").strip() or None
+    declared = (old_count, new_count) if old_count is not None and new_count is not None else None
+    body = _trim_trailing_blanks(body, declared)
+    lines: list[HunkLine] = []
+    no_newline = False
+    for raw in body:
+        if raw.startswith("\\"):
+            no_newline = no_newline or (bool(lines) and lines[-1].op != "-")
+            continue
+        op = raw[0] if raw else " "
+        lines.append(HunkLine(op, raw[1:]))  # type: ignore[arg-type]
+    exact = declared is not None and _counts(body) == declared and "" not in body
+    if old_start is not None and old_count == 0:
+        old_start += 1  # `-N,0` means "after line N"; keep old_start as the first line replaced
+    hunk = Hunk(lines=lines, old_start=old_start, header=header.strip(), anchor=anchor,
+                no_newline_at_end=no_newline)
+    return hunk, exact
+
+
+def _git_header_line(section: _Section, line: str) -> bool:
+    """Record a git extended header line; False when `line` is not one."""
+    if line.startswith("new file mode"):
+        section.created = True
+        section.executable = line.rstrip().endswith("755")
+    elif line.startswith("deleted file mode"):
+        section.deleted = True
+    elif line.startswith("rename from "):
+        section.rename_from = clean_path(line[len("rename from "):])
+    elif line.startswith("rename to "):
+        section.rename_to = clean_path(line[len("rename to "):])
+    elif line.startswith(("index ", "similarity index", "old mode", "new mode", "dissimilarity index")):
+        pass
+    else:
+        return False
+    return True
+
+
+def _finish(section: _Section) -> FileEdit:
+    """The FileEdit a finished section describes."""
+    old = section.rename_from or section.old
+    new = section.rename_to or section.new
+    if section.created or old == DEV_NULL:
+        if not new or new == DEV_NULL:
+            raise PatchParseError("a new-file diff has no `+++` path for the file to create")
+        return FileEdit("create", strip_prefix(new), section.hunks, executable=section.executable)
+    if section.deleted or new == DEV_NULL:
+        if not old:
+            raise PatchParseError("a deleted-file diff has no `---` path")
+        return FileEdit("delete", strip_prefix(old), section.hunks)
+    old, new = old or new, new or old
+    if old is None or new is None:
+        raise PatchParseError("a hunk has no file header: put `--- a/PATH` and `+++ b/PATH` above it")
+    if old.startswith("a/") and new.startswith("b/"):
+        old, new = old[2:], new[2:]
+    if strip_prefix(old) == strip_prefix(new):
+        return FileEdit("update", old, section.hunks)
+    return FileEdit("update", old, section.hunks, move_to=new)
+
+
+def parse_tolerant(text: str) -> TolerantResult:
+    """Read every file section and hunk of a unified diff, forgiving the usual model mistakes."""
+    lines = text.split("\n")
+    sections: list[_Section] = []
+    current: _Section | None = None
+    well_formed = True
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("diff --git "):
+            current = _Section()
+            sections.append(current)
+            git = _GIT_DIFF.match(line)
+            if git:
+                current.old, current.new = clean_path(git.group(1)), clean_path(git.group(2))
+            i += 1
+        elif is_file_header(lines, i):
+            if current is None or current.hunks or (current.old is not None and not _from_git(lines, i)):
+                current = _Section()
+                sections.append(current)
+            current.old, current.new = clean_path(line[4:]), clean_path(lines[i + 1][4:])
+            i += 2
+        elif line.startswith("@@"):
+            if current is None:
+                raise PatchParseError("a hunk has no file header: put `--- a/PATH` and `+++ b/PATH` above it")
+            body, i = _read_body(lines, i + 1)
+            hunk, exact = _make_hunk(line, body)
+            well_formed = well_formed and exact
+            if hunk.lines:
+                current.hunks.append(hunk)
+        else:
+            if current is not None and not current.hunks:
+                _git_header_line(current, line)
+            i += 1
+    return TolerantResult([_finish(s) for s in sections], well_formed)
+
+
+def _from_git(lines: list[str], i: int) -> bool:
+    """True when the `---` header at i belongs to the `diff --git` section opened just above it."""
+    j = i - 1
+    while j >= 0 and not lines[j].startswith("diff --git "):
+        if lines[j].startswith(("@@", "--- ", "+++ ")):
+            return False
+        j -= 1
+    return j >= 0
