@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
+from agent.commands.probe import probe_command
+from agent.errors import AuthError, UserError
 from agent.llm.client import LLMClient
 from agent.llm.probe import Probe
 from agent.llm.probe_script import probe_responder
@@ -46,13 +49,15 @@ def test_scripted_probe_passes_every_check(cli) -> None:
     assert "FAIL" not in result.stdout.upper().replace("FAILED", "")
 
 
-def test_probe_fails_when_the_endpoint_breaks_a_check(cli, server: ScriptedServer) -> None:
+def test_probe_fails_when_the_endpoint_breaks_a_check(server: ScriptedServer, tmp_repo: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     server.set_responder("executor", breaking("structured output"))
-    result = cli("probe", "--base-url", server.base_url, "--long-context", "0",
-                 env={"CEREBRAS_API_KEY": "test-key"})
-    assert result.exit_code == 1, result.stderr
-    assert "6/7 checks passed; failed: structured output" in result.stdout
-    assert "skipped" in result.stdout  # --long-context 0
+    monkeypatch.setenv("CEREBRAS_API_KEY", "test-key")
+    monkeypatch.setenv("COLUMNS", "160")
+    assert probe_command({"base_url": server.base_url}, tmp_repo, long_context=0, scripted=False) == 1
+    out = capsys.readouterr().out
+    assert "6/7 checks passed; failed: structured output" in out
+    assert "skipped" in out and "scripted" not in out  # --long-context 0, a real endpoint
     bodies = [r.body for r in server.requests_for("executor")]
     strict = [b["response_format"] for b in bodies if "response_format" in b]
     assert strict[0]["type"] == "json_schema" and strict[0]["json_schema"]["strict"] is True
@@ -74,14 +79,17 @@ def test_probe_results_name_the_broken_check(server: ScriptedServer) -> None:
     assert json.loads(tool_turn["messages"][-2]["tool_calls"][0]["function"]["arguments"]) == {"name": "probe"}
 
 
-def test_probe_with_a_refused_key_exits_2(cli, server: ScriptedServer) -> None:
+def test_probe_with_a_refused_key_is_an_auth_error(server: ScriptedServer, tmp_repo: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     server.set_default("executor", Turn(error=ErrorSpec(status=401, message="Wrong API Key")))
-    result = cli("probe", "--base-url", server.base_url, "--long-context", "0", env={"CEREBRAS_API_KEY": "sk-wrong"})
-    assert result.exit_code == 2
-    assert "CEREBRAS_API_KEY" in result.stderr and "sk-wrong" not in result.stderr + result.stdout
-    assert len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setenv("CEREBRAS_API_KEY", "sk-wrong")
+    with pytest.raises(AuthError) as info:
+        probe_command({"base_url": server.base_url}, tmp_repo, long_context=0, scripted=False)
+    assert info.value.exit_code == 2 and "CEREBRAS_API_KEY" in str(info.value) and "sk-wrong" not in str(info.value)
+    assert len(server.requests_for("executor")) == 1  # the first check stops the probe
 
 
-def test_probe_without_a_key_exits_2(cli) -> None:
-    result = cli("probe", "--long-context", "0")
-    assert result.exit_code == 2 and "CEREBRAS_API_KEY" in result.stderr
+def test_probe_without_a_key_is_a_user_error(tmp_repo: Path) -> None:
+    with pytest.raises(UserError, match="CEREBRAS_API_KEY") as info:
+        probe_command({}, tmp_repo, long_context=0, scripted=False)
+    assert info.value.exit_code == 2
