@@ -348,6 +348,13 @@ def test_close_is_prompt_with_idle_connections_and_pending_delays(server, client
     assert len(failures) == 1 and server.requests[1].status == 0
 
 
+def test_a_bug_in_the_server_surfaces_when_it_closes():
+    running = ScriptedServer(Script(defaults={"default": Turn(content="ok")}), on_request=lambda r: 1 / 0)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        with running, openai.OpenAI(base_url=running.base_url, api_key="t", max_retries=0) as sdk:
+            sdk.chat.completions.create(model="zai-glm-4.7", messages=HELLO)
+
+
 # -- script files and the command line -----------------------------------------------------------
 def test_script_files_load_from_json_and_yaml(tmp_path):
     assert Script.load(EXAMPLE).turns["executor"][0].tool_calls[0].name == "read_file"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -150,8 +151,12 @@ class _HTTPServer(ThreadingHTTPServer):
                     pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-response is normal here (tests cut streams); stay quiet.
-        return None
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # a client hanging up mid-response is normal here (tests cut streams)
+        super().handle_error(request, client_address)  # the traceback, on stderr
+        if error is not None:
+            self.owner.internal_errors.append(error)
 
 
 class ScriptedServer:
@@ -168,6 +173,7 @@ class ScriptedServer:
         self._records_lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.internal_errors: list[BaseException] = []  # bugs of the server itself; close() raises them
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> ScriptedServer:
@@ -191,6 +197,9 @@ class ScriptedServer:
         self._httpd.server_close()
         self._thread.join()
         self._httpd, self._thread = None, None
+        if self.internal_errors:
+            first = self.internal_errors[0]
+            raise RuntimeError(f"the scripted server failed while answering: {first!r}") from first
 
     def __enter__(self) -> ScriptedServer:
         return self.start()
