@@ -18,6 +18,7 @@ from typing import Literal
 
 from agent.config import KEY_ENV_VARS, AgentConfig, is_local, load_config
 from agent.llm.types import Provider
+from tools.paths import DEFAULT_SECRET_GLOBS
 
 Status = Literal["ok", "warn", "fail"]
 ENDPOINT_TIMEOUT_S = 5.0
@@ -66,7 +67,7 @@ def settings_table(config: AgentConfig) -> Table:
     for key in config.sources:
         value = values[key]
         if key == "secret_globs":
-            extra = len(value) - len(AgentConfig().secret_globs)
+            extra = len(value) - len(DEFAULT_SECRET_GLOBS)
             shown = f"built-in deny-list + {extra} more" if extra else "built-in deny-list"
         elif isinstance(value, list):
             shown = ", ".join(value) or "(none)"
