@@ -97,6 +97,15 @@ def test_an_error_inside_the_stream_is_retried(server: ScriptedServer, client: L
     assert len(sleeps.waits) == 1
 
 
+def test_an_invalid_request_inside_the_stream_is_not_retried(server: ScriptedServer, client: LLMClient,
+                                                            sleeps: Recorder) -> None:
+    malformed = ErrorSpec(status=400, message="tools[0] is malformed", type="invalid_request_error", in_stream=True)
+    server.push("executor", Turn(error=malformed))
+    with pytest.raises(ModelAPIError, match="tools\\[0\\] is malformed"):
+        client.complete(ASK)
+    assert sleeps.waits == []
+
+
 def test_a_context_error_inside_the_stream_is_a_context_error(server: ScriptedServer, client: LLMClient) -> None:
     message = "Please reduce the length of the messages or completion. Current length is 9 while limit is 8"
     server.push("executor", Turn(error=ErrorSpec(status=400, message=message, in_stream=True)))
@@ -157,7 +166,7 @@ def test_401_is_an_auth_error_naming_the_endpoint_not_the_key(server: ScriptedSe
 
 
 def test_refused_disable_reasoning_falls_back_to_reasoning_effort(server: ScriptedServer, client: LLMClient) -> None:
-    refusal = ErrorSpec(status=422, message="Unsupported parameter: disable_reasoning", type="invalid_request_error",
+    refusal = ErrorSpec(status=422, message="Unsupported parameter", type="invalid_request_error",
                         param="disable_reasoning")
     server.push("executor", Turn(error=refusal), Turn(content="ok"), Turn(content="again"))
     off = ChatRequest(role="executor", messages=HELLO, reasoning=False)

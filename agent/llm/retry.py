@@ -62,23 +62,24 @@ def classify(exc: BaseException) -> Fault:
         return Fault("retry", exc.message)
     if isinstance(exc, openai.APIStatusError):
         headers = {k.lower(): v for k, v in exc.response.headers.items()}
-        return _classify_status(exc.status_code, _server_message(exc), exc.code, headers)
-    if isinstance(exc, openai.APIError):  # an error object inside the stream
+        return _classify_status(exc.status_code, exc, headers)
+    if isinstance(exc, openai.APIError):  # an error object inside the stream: the SDK raises a bare APIError
         body = exc.body if isinstance(exc.body, dict) else {}
-        return _classify_status(_status_in_body(body), _server_message(exc), exc.code, None)
+        return _classify_status(_status_in_body(body), exc, None)
     raise exc
 
 
-def _classify_status(status: int | None, message: str, code: str | None,
-                     headers: Mapping[str, str] | None) -> Fault:
-    sizes = parse_context_length(message, code)
+def _classify_status(status: int | None, exc: openai.APIError, headers: Mapping[str, str] | None) -> Fault:
+    message = _server_message(exc)
+    sizes = parse_context_length(message, exc.code)
     if sizes is not None:
         return Fault("context", message, status, headers, *sizes)
     if status in (401, 403):
         return Fault("auth", message, status, headers)
-    if status in (400, 422) and any(param in message for param in _REASONING_PARAMS):
+    refused = exc.param in _REASONING_PARAMS or any(param in message for param in _REASONING_PARAMS)
+    if status in (400, 422) and refused:
         return Fault("refused_param", message, status, headers)
-    if status is None or status in RETRYABLE_STATUS:
+    if (status is None and exc.type != "invalid_request_error") or status in RETRYABLE_STATUS:
         return Fault("retry", message, status, headers)
     return Fault("fatal", message, status, headers)
 
