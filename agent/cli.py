@@ -68,13 +68,17 @@ def run(
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],
     repo: RepoOpt = Path("."),
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
 ) -> None:
-    """Continue an interrupted run from its journal."""
+    """Continue an interrupted run from its journal (endpoint flags override the run's own)."""
     from agent.commands.run import resume_command
 
-    raise typer.Exit(resume_command(run_id, repo, json_out=json_out, quiet=quiet))
+    raise typer.Exit(resume_command(run_id, repo, _endpoint_flags(model, base_url, provider),
+                                    json_out=json_out, quiet=quiet))
 
 
 @app.command()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from agent.testing import Script, ScriptedServer, Turn
 
-TEST_CMD = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+# Fixture suites need no plugins; skipping their autoload halves every test run.
+TEST_CMD = f"PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest -q -p no:cacheprovider"
 CRITICS = ("reviewer", "qa", "security", "performance")
 
 

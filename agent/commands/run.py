@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -84,7 +86,8 @@ def run_command(task: str, repo: Path, flags: dict[str, Any], *, no_critics: boo
     return drive(session, json_out=json_out, quiet=quiet, scripted=scripted, ask=not yes)
 
 
-def resume_command(run_id: str, repo: Path, *, json_out: bool, quiet: bool, scripted: bool = False) -> int:
+def resume_command(run_id: str, repo: Path, flags: dict[str, Any] | None = None, *, json_out: bool, quiet: bool,
+                   scripted: bool = False) -> int:
     """Continue run `run_id` from its journal; approved steps are not redone."""
     repo_root = open_repo(repo)
     path = journal_path(repo_root, run_id)
@@ -95,7 +98,7 @@ def resume_command(run_id: str, repo: Path, *, json_out: bool, quiet: bool, scri
     if report.status in ("succeeded", "failed"):
         raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
     started = events[0]
-    config = load_config(repo_root, started.get("flags") or {}, os.environ)
+    config = load_config(repo_root, {**(started.get("flags") or {}), **(flags or {})}, os.environ)
     critics = [] if started.get("no_critics") else load_critics(config.critics, repo_root)
     _require_keys(config, critics)
     workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit)
@@ -108,6 +111,11 @@ def resume_command(run_id: str, repo: Path, *, json_out: bool, quiet: bool, scri
     client = _client(config, journal)
     session = RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
     return drive(session, json_out=json_out, quiet=quiet, scripted=scripted)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a run the way Ctrl-C does: journaled as interrupted, resumable."""
+    raise KeyboardInterrupt
 
 
 def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = False, ask: bool = False) -> int:
@@ -125,12 +133,15 @@ def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = 
         if event["type"] in ("plan", "step_committed"):
             view.on_event(event)
     error: AgentError | None = None
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
         with view:
             status = execute(session)
     except AgentError as exc:
         error, status = exc, "error"
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         session.journal.close()
         session.client.close()
     report: Report = build_report(session.journal.path)
