@@ -78,7 +78,7 @@ class RoleSettings:
 
     model: str
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a repr, log line or traceback
     provider: Provider
     reasoning: bool  # reasoning on for this role unless a request says otherwise
     max_completion_tokens: int  # never above 40,000
