@@ -251,18 +251,22 @@ def _wait_until(proc: subprocess.Popen[bytes], deadline: float) -> bool:
 
 def _kill_group(pgid: int, *, grace_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after `grace_s`; reap the leader."""
-    if not _signal_group(pgid, signal.SIGTERM if grace_s > 0 else signal.SIGKILL):
-        return
-    end = time.monotonic() + grace_s
+    if grace_s > 0 and _signal_group(pgid, signal.SIGTERM):
+        _wait_group_gone(pgid, grace_s, proc)
+    if _signal_group(pgid, signal.SIGKILL):
+        _wait_group_gone(pgid, 1.0, proc)
+    if proc is not None:
+        proc.wait()
+
+
+def _wait_group_gone(pgid: int, limit_s: float, proc: subprocess.Popen[bytes] | None) -> None:
+    end = time.monotonic() + limit_s
     while time.monotonic() < end:
         if proc is not None:
             proc.poll()  # reap the leader, or it lingers as a zombie member of the group
-        if not _signal_group(pgid, 0):
-            break
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
-    if proc is not None:
-        proc.wait()
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.02)
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
@@ -272,3 +276,21 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running. Zombies do not count: in a container the
+    init process may never reap orphans, and a zombie holds no resources worth waiting for."""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        return _signal_group(pgid, 0)
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
