@@ -63,7 +63,8 @@ def check_dns():
 
 @pytest.mark.parametrize(
     "probe, directory",
-    [("write-home", REAL_HOME), ("write-parent", PROJECT.parent), ("write-root", Path("/tmp/..")],
+    [("write-home", REAL_HOME), ("write-parent", PROJECT.parent), ("write-root", Path("/tmp/.."))],
+    ids=["home", "parent", "root"],
 )
 def check_write_outside(probe: str, directory: Path):
     target = directory / f"agent-sandbox-escape-{os.getpid()}"

@@ -1,0 +1,311 @@
+"""The run's git workspace: its own branch in its own worktree, so the user's checkout is never touched.
+
+Plain `git` subprocesses, not GitPython: every operation here is one git command (worktree
+add/remove, add + commit, diff against a temporary index), GitPython's `Repo` objects leave
+ResourceWarnings unless closed, and a subprocess lets each call pin its environment exactly
+(a temporary GIT_INDEX_FILE, the identity fallback, no GIT_DIR inherited from a hook).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from agent.errors import AgentError, UserError
+from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS
+
+AGENT_DIR = ".agent"
+BRANCH_PREFIX = "agent/"
+FALLBACK_NAME = "glm-agent"
+FALLBACK_EMAIL = "agent@localhost"
+
+# Variables that would point git at another repository or index than the one named by -C.
+_GIT_LOCATION_VARS = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
+)
+# The user's diff settings (noprefix, external drivers, colour) must not change what a critic
+# reads or what a patch file applies as.
+_DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/")
+# Never staged, committed or shown: caches the test runs leave behind, and secret files.
+_EXCLUDED = (
+    ":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/.pytest_cache/**",
+    *(f":(exclude,glob)**/{pattern}" for pattern in DEFAULT_SECRET_GLOBS),
+    *(f":(exclude,glob)**/{folder}/**" for folder in SECRET_DIRS),
+)
+
+
+class GitError(AgentError):
+    """A git command failed; the message names the command and git's own first line of complaint."""
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run `git -C cwd ARGS` and return stdout; GitError with git's message when it fails."""
+    proc = _run_git(cwd, args, env)
+    if proc.returncode != 0:
+        complaint = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
+        raise GitError(f"git {' '.join(args[:3])} failed in {cwd}: {complaint.strip()}")
+    return proc.stdout
+
+
+def _git_ok(cwd: Path, *args: str) -> bool:
+    """True when `git -C cwd ARGS` succeeds (for questions like 'does this ref exist')."""
+    return _run_git(cwd, args, None).returncode == 0
+
+
+def _run_git(cwd: Path, args: tuple[str, ...], env: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    full_env = base | {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"} | (env or {})
+    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, env=full_env,
+                          stdin=subprocess.DEVNULL)
+
+
+def open_repo(path: Path) -> Path:
+    """The top-level directory of the git repository containing `path`; UserError when there is none to use."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: not a directory")
+    proc = _run_git(path, ("rev-parse", "--is-bare-repository"), None)
+    if proc.returncode != 0:
+        if "dubious ownership" in proc.stderr:
+            raise UserError(f"{path}: git refuses this repository (owned by another user); see `git config safe.directory`")
+        raise UserError(f"{path}: not a git repository (run `git init` and commit first)")
+    top = _run_git(path, ("rev-parse", "--show-toplevel"), None)
+    if proc.stdout.strip() == "true" or top.returncode != 0 or not top.stdout.strip():
+        raise UserError(f"{path}: not inside a working tree (a bare repository or a .git directory)")
+    root = Path(top.stdout.strip())
+    if not _git_ok(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
+        raise UserError(f"{root}: the repository has no commits yet; commit something first")
+    return root
+
+
+def slugify(task: str, max_len: int = 40) -> str:
+    """Lowercase ascii words of `task` joined by '-', at most `max_len` characters, never empty."""
+    ascii_text = unicodedata.normalize("NFKD", task).encode("ascii", "ignore").decode().lower()
+    slug = ""
+    for word in re.findall(r"[a-z0-9]+", ascii_text):
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_len:
+            slug = slug or word[:max_len]
+            break
+        slug = candidate
+    return slug or "task"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A short id that sorts by creation time (UTC), e.g. `20261126-073400-a1b2`."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def ensure_excluded(repo_root: Path, entry: str = f"{AGENT_DIR}/") -> None:
+    """Add `entry` to the repository's `info/exclude` once, creating the file when missing."""
+    common = Path(git(repo_root, "rev-parse", "--git-common-dir").strip())
+    exclude = (repo_root / common if not common.is_absolute() else common) / "info" / "exclude"
+    text = exclude.read_text() if exclude.exists() else ""
+    if entry in (line.strip() for line in text.splitlines()):
+        return
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    separator = "" if not text or text.endswith("\n") else "\n"
+    exclude.write_text(f"{text}{separator}{entry}\n")
+
+
+def _worktrees_dir(repo_root: Path) -> Path:
+    return repo_root / AGENT_DIR / "worktrees"
+
+
+def _check_run_id(run_id: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_id):
+        raise ValueError(f"invalid run id {run_id!r}")
+
+
+def _new_branch_name(repo_root: Path, run_id: str, slug: str) -> str:
+    """`agent/<slug>-<id>`, refused when git would not accept it or it already exists."""
+    _check_run_id(run_id)
+    branch = f"{BRANCH_PREFIX}{slugify(slug)}-{run_id}"
+    if not _git_ok(repo_root, "check-ref-format", "--branch", branch):
+        raise UserError(f"cannot use {branch!r} as a branch name")
+    if _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+        raise UserError(f"branch {branch} already exists; remove it with `agent undo {run_id}` or pick another run")
+    return branch
+
+
+@dataclass
+class GitWorkspace:
+    """One run's branch and the directory it is checked out in (a worktree, or the user's checkout)."""
+
+    repo_root: Path
+    run_id: str
+    branch: str
+    root: Path
+    base_commit: str
+    mode: Literal["worktree", "in_place"] = "worktree"
+
+    @classmethod
+    def create(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
+        """A new branch from HEAD checked out in `.agent/worktrees/<id>`; the user's checkout is not touched."""
+        repo_root = open_repo(repo_root)
+        branch = _new_branch_name(repo_root, run_id, slug)
+        worktree = _worktrees_dir(repo_root) / run_id
+        if worktree.exists():
+            raise UserError(f"{worktree} already exists; remove it or pick another run id")
+        ensure_excluded(repo_root)
+        base = git(repo_root, "rev-parse", "--verify", "HEAD^{commit}").strip()
+        worktree.parent.mkdir(parents=True, exist_ok=True)
+        git(repo_root, "worktree", "add", "--quiet", "-b", branch, str(worktree), base)
+        return cls(repo_root, run_id, branch, worktree, base, "worktree")
+
+    @classmethod
+    def in_place(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
+        """A new branch from HEAD checked out in the user's own checkout, which must be clean."""
+        repo_root = open_repo(repo_root)
+        ensure_excluded(repo_root)
+        dirty = git(repo_root, "status", "--porcelain", "--untracked-files=normal").splitlines()
+        if dirty:
+            raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) first "
+                            f"(e.g. {dirty[0][3:]}), or run without --in-place")
+        branch = _new_branch_name(repo_root, run_id, slug)
+        base = git(repo_root, "rev-parse", "--verify", "HEAD^{commit}").strip()
+        git(repo_root, "checkout", "--quiet", "-b", branch)
+        return cls(repo_root, run_id, branch, repo_root, base, "in_place")
+
+    @classmethod
+    def attach(cls, repo_root: Path, run_id: str, branch: str, worktree_path: Path,
+               base_commit: str) -> GitWorkspace:
+        """The workspace of an existing run, to resume it; a deleted worktree is checked out again."""
+        repo_root = open_repo(repo_root)
+        worktree_path = Path(worktree_path)
+        if not _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+            raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
+        mode: Literal["worktree", "in_place"] = "in_place" if _same(worktree_path, repo_root) else "worktree"
+        if mode == "worktree" and not (worktree_path / ".git").exists():
+            git(repo_root, "worktree", "prune")
+            worktree_path.parent.mkdir(parents=True, exist_ok=True)
+            git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
+        workspace = cls(repo_root, run_id, branch, worktree_path, base_commit, mode)
+        workspace._require_on_branch()
+        return workspace
+
+    def head(self) -> str:
+        """The sha of the run branch's last commit."""
+        return git(self.root, "rev-parse", "--verify", "HEAD^{commit}").strip()
+
+    def diff(self, base: str | None = None) -> str:
+        """Unified diff of the working tree, untracked files included, against `base` (default: the last commit)."""
+        with self._snapshot_index() as env:
+            return git(self.root, "diff", "--cached", *_DIFF_FLAGS, base or "HEAD", "--", ".", *_EXCLUDED, env=env)
+
+    def changed_files(self, base: str | None = None) -> list[str]:
+        """Paths that differ between `base` (default: the last commit) and the working tree, untracked included."""
+        with self._snapshot_index() as env:
+            out = git(self.root, "diff", "--cached", "--no-renames", "--name-only", "-z", base or "HEAD",
+                      "--", ".", *_EXCLUDED, env=env)
+        return sorted(name for name in out.split("\0") if name)
+
+    def commit(self, message: str, trailers: dict[str, str]) -> str:
+        """Stage everything and commit it (empty when nothing changed) with `trailers`; return the sha."""
+        self._require_on_branch()
+        git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
+        # --no-verify and no signing: the user's hooks and gpg prompts must not block an approved step.
+        git(self.root, *self._identity(), "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+            "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers))
+        return self.head()
+
+    def reset_to(self, sha: str) -> None:
+        """Hard-reset the run's checkout to `sha` and drop untracked files, to retry a step from there."""
+        self._require_on_branch()
+        git(self.root, "reset", "--quiet", "--hard", sha)
+        git(self.root, "clean", "--quiet", "-d", "--force", "--", ".", ":(exclude).agent")
+
+    def remove(self) -> list[str]:
+        """Delete this run's worktree and branch; see `undo`."""
+        return undo(self.repo_root, self.run_id, self.branch, self.root)
+
+    def _require_on_branch(self) -> None:
+        current = git(self.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+        if current != self.branch:
+            raise UserError(f"{self.root} is on {current}, not the run's branch {self.branch}; "
+                            f"switch back with `git switch {self.branch}` first")
+
+    def _identity(self) -> list[str]:
+        """`-c user.name=… -c user.email=…` for whichever the user has not configured."""
+        flags: list[str] = []
+        for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL)):
+            if not _run_git(self.root, ("config", "--get", key), None).stdout.strip():
+                flags += ["-c", f"{key}={fallback}"]
+        return flags
+
+    @contextmanager
+    def _snapshot_index(self) -> Iterator[dict[str, str]]:
+        """Env for git commands that see every file of the checkout staged, in a throwaway index."""
+        index = self.root / git(self.root, "rev-parse", "--git-path", "index").strip()  # relative or absolute
+        with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if index.exists():
+                # copy2 keeps the index file's mtime, which git's racy-clean check needs: with a fresh
+                # mtime, a same-size edit made in the second of the checkout would look unchanged.
+                shutil.copy2(index, env["GIT_INDEX_FILE"])
+            else:
+                git(self.root, "read-tree", "HEAD", env=env)
+            git(self.root, "add", "--all", "--", ".", *_EXCLUDED, env=env)
+            yield env
+
+
+def _commit_message(message: str, trailers: dict[str, str]) -> str:
+    """`message`, then a blank line and one `Key: value` trailer per line."""
+    subject = message.strip() or "agent step"
+    lines = []
+    for key, value in trailers.items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", key):
+            raise ValueError(f"invalid trailer key {key!r}")
+        lines.append(f"{key}: {' '.join(str(value).split())}")
+    return f"{subject}\n\n" + "\n".join(lines) + "\n" if lines else f"{subject}\n"
+
+
+def _same(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def undo(repo_root: Path, run_id: str, branch: str, worktree: Path | None = None) -> list[str]:
+    """Remove the run's worktree and force-delete its branch, nothing else; what was done, one line each.
+
+    Safe to repeat, and works when the worktree directory was already deleted by hand.
+    """
+    repo_root = open_repo(repo_root)
+    if not branch.startswith(BRANCH_PREFIX):
+        raise UserError(f"refusing to delete {branch}: only {BRANCH_PREFIX}* branches belong to runs")
+    done: list[str] = []
+    worktree = Path(worktree) if worktree is not None else _worktrees_dir(repo_root) / run_id
+    if _same(worktree, repo_root):
+        if git(repo_root, "rev-parse", "--abbrev-ref", "HEAD").strip() == branch:
+            raise UserError(f"{branch} is checked out in {repo_root}; switch to another branch, then undo")
+    elif _is_inside(worktree, _worktrees_dir(repo_root)):
+        if (worktree / ".git").exists():
+            git(repo_root, "worktree", "remove", "--force", str(worktree))
+            done.append(f"removed worktree {worktree}")
+        git(repo_root, "worktree", "prune")
+        if worktree.exists():  # a leftover directory git no longer knows as a worktree
+            shutil.rmtree(worktree)
+            done.append(f"removed directory {worktree}")
+    else:
+        raise UserError(f"refusing to remove {worktree}: run worktrees live under {_worktrees_dir(repo_root)}")
+    if _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+        git(repo_root, "branch", "--quiet", "-D", branch)
+        done.append(f"deleted branch {branch}")
+    return done
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    real, real_folder = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return real_folder in real.parents
