@@ -165,6 +165,14 @@ def test_only_the_worktree_and_a_private_tmp_are_writable(worktree: Path, tmp_pa
 
 
 @needs_bwrap
+def test_no_remounting_the_read_only_system(worktree: Path, tmp_path: Path) -> None:
+    escaped = tmp_path / "escaped"
+    outcome = run(f"mount -o remount,bind,rw / && touch {escaped}; grep CapEff /proc/self/status", worktree, "bwrap")
+    assert not escaped.exists()
+    assert "CapEff:\t0000000000000000" in outcome.output
+
+
+@needs_bwrap
 def test_home_is_empty_so_ssh_keys_are_invisible(worktree: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)

@@ -80,7 +80,10 @@ def detect_sandbox() -> SandboxInfo:
 
 
 def _namespace_flags() -> list[str]:
-    return ["--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session"]
+    # --cap-drop ALL matters when we run as root: with its capabilities the child could simply
+    # remount / read-write and walk out of the sandbox.
+    return ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL"]
 
 
 def bwrap_argv(cmd: str, cwd: Path, home: str | None, search_path: str = "") -> list[str]:
