@@ -1,0 +1,96 @@
+"""Crash safety: a run killed mid-step, or interrupted with Ctrl-C, is finished by `agent resume`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agent.journal import read_events
+from agent.testing import ScriptedServer
+from conftest import git, make_repo
+from run_helpers import demo_script, run_args
+
+STEP2 = slice(7, None)  # the demo's executor turns for step 2
+
+
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.Popen([sys.executable, "-m", "agent", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the run to reach the point under test"
+        time.sleep(0.05)
+
+
+def _journal(repo: Path) -> Path:
+    found = list((repo / ".agent" / "runs").glob("*/events.jsonl"))
+    return found[0] if found else repo / "missing"
+
+
+def _run_until_step_two(repo: Path, server: ScriptedServer) -> subprocess.Popen[str]:
+    """Start a run whose step 2 hangs in its first model call, and wait until it is there."""
+    proc = _start(run_args(server, repo))
+    _wait_for(lambda: len(server.requests_for("executor")) >= 8)
+    return proc
+
+
+def _slow_step_two_script():
+    script = demo_script()
+    turns = script.turns["executor"]
+    turns[7] = turns[7].model_copy(update={"delay_s": 60})
+    return script
+
+
+def _resume_script():
+    script = demo_script()
+    script.turns = {"executor": demo_script().turns["executor"][STEP2]}  # no planner turn: it must not be asked
+    return script
+
+
+def test_a_killed_run_resumes_without_redoing_approved_steps(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    with ScriptedServer(_slow_step_two_script()) as server:
+        proc = _run_until_step_two(repo, server)
+        proc.kill()
+        proc.communicate()
+    events = list(read_events(_journal(repo)))
+    run_id = events[0]["run_id"]
+    first_commit = next(e["commit"] for e in events if e["type"] == "step_committed")
+    assert events[-1]["type"] != "run_finished"
+
+    with ScriptedServer(_resume_script()) as server:
+        result = cli("resume", run_id, "--repo", str(repo), "--base-url", server.base_url, "--json")
+        asked = [r.role for r in server.requests]
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded"
+    assert report["steps"][0]["commit"] == first_commit
+    assert "planner" not in asked and asked.count("executor") == 3
+    assert git(repo, "rev-list", "--count", f"{report['base_commit']}..{report['branch']}").strip() == "2"
+
+
+def test_ctrl_c_exits_130_with_a_resumable_journal(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    with ScriptedServer(_slow_step_two_script()) as server:
+        proc = _run_until_step_two(repo, server)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "agent resume" in stderr and "Traceback" not in stderr
+    events = list(read_events(_journal(repo)))
+    assert events[-1]["type"] == "run_interrupted"
+    report = json.loads((_journal(repo).parent / "report.json").read_text())
+    assert report["status"] == "interrupted"
+    with ScriptedServer(_resume_script()) as server:
+        resumed = cli("resume", report["run_id"], "--repo", str(repo), "--base-url", server.base_url, "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "succeeded"
