@@ -109,8 +109,9 @@ def bwrap_argv(cmd: str, cwd: Path, home: str | None, search_path: str = "") -> 
 
 
 def _toolchain_dirs(home: Path, search_path: str) -> list[Path]:
-    """Folders under $HOME the command needs to run (pyenv, a venv, ~/.local/bin on PATH)."""
-    wanted = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
+    """Folders under $HOME the command needs to run: the interpreter (pyenv, a venv), its import
+    path (user site-packages, editable installs) and PATH entries such as ~/.local/bin."""
+    wanted = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable), *sys.path,
               *search_path.split(os.pathsep)]
     keep: list[Path] = []
     for entry in wanted:
