@@ -1,0 +1,174 @@
+"""One target = one full gated run in its own worktree and branch; a thread pool runs many at once.
+
+A target's failure (blocked, failed, a model API error, even a bug) becomes that target's result
+and never stops the others. Git commands that change the shared repository (a branch and its
+worktree being added) are serialised per repository; everything else runs concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait, FIRST_COMPLETED
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.batch.limiter import LimitedClient, RateLimiter
+from agent.batch.results import TargetResult
+from agent.batch.spec import Target
+from agent.commands.run import create_session
+from agent.errors import AgentError, RunInterrupted, UserError
+from agent.journal import Event
+from agent.orchestrator import execute
+from agent.protocols import ModelClient
+from agent.report import Report, build_report
+from agent.session import RunSession
+from agent.summary import write_report
+from agent.workspace import git
+
+log = logging.getLogger("agent.batch")
+EventListener = Callable[[str, Event], None]
+_DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--binary",
+               "--src-prefix=a/", "--dst-prefix=b/")
+_CREATE_ATTEMPTS = 3  # run ids are second + 16 random bits: two targets may draw the same one
+
+
+class RepoLocks:
+    """One lock per repository, for the git operations that must not race (worktree add, branch create)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Path, threading.Lock] = {}
+
+    def __call__(self, repo: Path) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(repo.resolve(), threading.Lock())
+
+
+@dataclass
+class BatchRun:
+    """What every job of a batch shares."""
+
+    flags: dict[str, Any]
+    limiter: RateLimiter
+    no_critics: bool = False
+    on_event: EventListener | None = None  # (target id, journal event), for the progress view
+    cancel: threading.Event = field(default_factory=threading.Event)
+    locks: RepoLocks = field(default_factory=RepoLocks)
+
+    def wrap(self, inner: ModelClient) -> ModelClient:
+        return LimitedClient(inner, self.limiter, self.cancel.is_set)
+
+
+def run_target(target: Target, batch: BatchRun) -> TargetResult:
+    """Run one target to its end and describe the outcome; never raises for the target's own failures."""
+    started = time.monotonic()
+    if batch.cancel.is_set():
+        return _without_run(target, "interrupted", "the batch was interrupted before this target started", started)
+    try:
+        session = _create(target, batch)
+    except AgentError as exc:
+        return _without_run(target, "error", str(exc), started)
+    if batch.on_event is not None:
+        listener = batch.on_event
+        session.journal.subscribe(lambda event: listener(target.id, event))
+    status, error = _execute(session)
+    report = build_report(session.journal.path)
+    write_report(report, session.journal.path.parent / "report.json")
+    return _result(target, session, report, status, error or report.error, started)
+
+
+def _create(target: Target, batch: BatchRun) -> RunSession:
+    with batch.locks(target.repo):
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+            try:
+                return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
+                                      wrap_client=batch.wrap, on_rate_limit=batch.limiter.observe)
+            except UserError as exc:
+                if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _execute(session: RunSession) -> tuple[str, str | None]:
+    """The run's status and error; the journal and client are closed whatever happens."""
+    started = time.monotonic()
+    try:
+        return execute(session), None
+    except RunInterrupted as exc:
+        return "interrupted", str(exc)
+    except AgentError as exc:
+        return "error", str(exc)
+    except Exception as exc:  # a bug met by one target must not end the batch: journal it, report it
+        error = f"unexpected {type(exc).__name__}: {exc}"
+        log.error("target run %s failed unexpectedly", session.run_id, exc_info=exc)
+        session.journal.append("run_finished", status="error", error=error,
+                               duration_s=round(time.monotonic() - started, 3))
+        return "error", error
+    finally:
+        session.journal.close()
+        session.client.close()
+
+
+def _result(target: Target, session: RunSession, report: Report, status: str, error: str | None,
+            started: float) -> TargetResult:
+    head = report.head_commit
+    base = report.base_commit
+    repo = target.repo
+    commits = git(repo, "rev-list", "--reverse", f"{base}..{head}").split() if head and head != base else []
+    patch = git(repo, "diff", *_DIFF_FLAGS, base, head) if commits else ""
+    tests = report.tests.model_dump() if report.tests.exit_code is not None or report.tests.command else None
+    return TargetResult(
+        target=target.id, repo=str(repo), vars=target.vars, status=status,  # type: ignore[arg-type]
+        branch=report.branch, commits=commits, patch=patch, tests=tests, usage=report.usage,
+        error=error if status != "succeeded" else None, duration_s=round(time.monotonic() - started, 3),
+        run_id=report.run_id, model=session.config.model,
+    )
+
+
+def _without_run(target: Target, status: str, error: str, started: float) -> TargetResult:
+    return TargetResult(target=target.id, repo=str(target.repo), vars=target.vars, status=status,  # type: ignore[arg-type]
+                        error=error, duration_s=round(time.monotonic() - started, 3))
+
+
+def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None]) -> TargetResult:
+    """`run_target`, with anything unexpected (outside the run itself) turned into this target's error."""
+    started = time.monotonic()
+    try:
+        on_start(target)
+        return run_target(target, batch)
+    except Exception as exc:  # see _execute: one target's bug is its own result
+        log.error("target %s failed unexpectedly", target.id, exc_info=exc)
+        return _without_run(target, "error", f"unexpected {type(exc).__name__}: {exc}", started)
+
+
+def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Callable[[Target], None],
+            on_finish: Callable[[TargetResult], None]) -> dict[str, TargetResult]:
+    """Run every target, `jobs` at once; `on_finish` sees each result as it lands (in this thread).
+
+    Ctrl-C cancels the targets not yet started and interrupts the running ones at their next model
+    call (each stays resumable); their results come back as `interrupted`.
+    """
+    results: dict[str, TargetResult] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
+    futures: dict[Future[TargetResult], Target] = {pool.submit(_guarded, t, batch, on_start): t for t in targets}
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[futures[future].id] = future.result()
+                on_finish(results[futures[future].id])
+    except KeyboardInterrupt:
+        batch.cancel.set()
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                results[futures[future].id] = future.result()  # interrupted at its next model call
+                on_finish(results[futures[future].id])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results

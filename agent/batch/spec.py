@@ -1,0 +1,283 @@
+"""The batch spec: YAML validated by pydantic, resolved to one `Target` per repository or matching file.
+
+Every error is one line naming the spec file, the line and the key, e.g.
+`batch.yaml:7: targets[1].glob: Input should be a valid string`: the YAML is composed into a node
+tree so a pydantic error location can be traced back to where it was written.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.config_sources import did_you_mean
+from agent.errors import UserError
+from agent.workspace import git, open_repo
+
+Scalar = str | int | float | bool
+
+
+class SpecError(UserError):
+    """The spec file is missing or wrong; the message names the file, the line and the key."""
+
+
+class _Strict(BaseModel):
+    # A misspelt key ("tagets", "glb") must fail loudly, never be ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetSpec(_Strict):
+    repo: str = Field(min_length=1)
+    vars: dict[str, Scalar] = Field(default_factory=dict)
+    glob: str | None = Field(None, min_length=1)
+    id: str | None = Field(None, min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            template_fields(value)
+        return value
+
+
+class BatchSpec(_Strict):
+    task: str = Field(min_length=1)
+    targets: list[TargetSpec] = Field(min_length=1)
+    vars: dict[str, Scalar] = Field(default_factory=dict)  # defaults for every target
+    test_cmd: str | None = None
+    # Configuration overrides for every target's run (flags beat env beat .agent.toml).
+    model: str | None = None
+    provider: str | None = None
+    base_url: str | None = None
+    critics: list[str] | str | None = None
+    no_critics: bool = False
+    max_steps: int | None = None
+    max_revisions: int | None = None
+    max_tool_calls: int | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _task_template(cls, value: str) -> str:
+        template_fields(value)
+        return value
+
+    def flags(self) -> dict[str, Any]:
+        """The configuration overrides the spec sets, as `create_session` takes them."""
+        keys = ("model", "provider", "base_url", "critics", "max_steps", "max_revisions", "max_tool_calls",
+                "test_cmd", "requests_per_minute", "tokens_per_minute")
+        return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One run to make: its id, the repository's top level, its variables and its rendered task."""
+
+    id: str
+    repo: Path
+    vars: dict[str, str]
+    task: str
+    line: int  # where the target is declared in the spec
+
+
+def template_fields(template: str) -> list[str]:
+    """The `{name}` variables a template uses; ValueError for `{}` , `{a.b}` or unbalanced braces."""
+    names: list[str] = []
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise ValueError(f"{{{name}}} is not a variable name (write {{{{ and }}}} for literal braces)")
+        names.append(name)
+    return names
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """`template` with its `{name}` variables filled in; KeyError naming the first one missing."""
+    for name in template_fields(template):
+        if name not in values:
+            raise KeyError(name)
+    return template.format_map(values)
+
+
+# -- reading the file ------------------------------------------------------------------------------
+
+def load_targets(path: Path) -> tuple[BatchSpec, list[Target]]:
+    """Read, validate and resolve the spec at `path`; SpecError (exit 2) on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such batch spec") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the batch spec: {exc.strerror or exc}") from None
+    spec, root = parse_spec(text, str(path))
+    return spec, resolve_targets(spec, path.resolve().parent, _Locator(str(path), root))
+
+
+def parse_spec(text: str, name: str) -> tuple[BatchSpec, yaml.Node | None]:
+    """The spec in `text` (named `name` in errors) and its YAML node tree."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{name}{line}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{name}:1: the spec must be a mapping with `task` and `targets`")
+    try:
+        return BatchSpec.model_validate(data), root
+    except ValidationError as exc:
+        raise _Locator(name, root).error(exc) from None
+
+
+class _Locator:
+    """Turns a location in the parsed data (`targets`, 2, `glob`) into a line of the YAML text."""
+
+    def __init__(self, name: str, root: yaml.Node | None):
+        self.name, self.root = name, root
+
+    def line(self, loc: tuple[Any, ...]) -> int:
+        node, line = self.root, 1
+        if node is not None:
+            line = node.start_mark.line + 1
+        for part in loc:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+                if pair is None:
+                    continue  # a missing key, or a union member's tag: stay on the enclosing node
+                line, node = pair[0].start_mark.line + 1, pair[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+        return line
+
+    def where(self, loc: tuple[Any, ...]) -> str:
+        """`file:line: key` for a location."""
+        return f"{self.name}:{self.line(loc)}: {dotted(loc)}"
+
+    def error(self, exc: ValidationError) -> SpecError:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            known = _known_keys(loc)
+            message = f"unknown key{did_you_mean(str(loc[-1]), known)} (known: {', '.join(known)})"
+        elif first["type"] == "missing":
+            message = "required key is missing"
+        more = exc.error_count() - 1
+        return SpecError(f"{self.where(loc)}: {message}" + (f" (and {more} more problems)" if more else ""))
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    model = TargetSpec if loc and loc[0] == "targets" and len(loc) > 2 else BatchSpec
+    return list(model.model_fields)
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """`targets[1].glob` for ("targets", 1, "glob"); union member tags are left out."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in BatchSpec.model_fields or part in TargetSpec.model_fields or not text:
+            text += f".{part}" if text else str(part)
+        elif text.endswith(".vars"):
+            text += f".{part}"
+    return text or "(top level)"
+
+
+# -- resolving targets -----------------------------------------------------------------------------
+
+def resolve_targets(spec: BatchSpec, base: Path, where: _Locator) -> list[Target]:
+    """Every target of the spec, globs expanded, tasks rendered; SpecError naming the line on a problem."""
+    targets: list[Target] = []
+    for index, entry in enumerate(spec.targets):
+        loc = ("targets", index)
+        repo = _repo(base, entry, where, loc)
+        values = {**_strings(spec.vars), **_strings(entry.vars)}
+        paths = [None] if entry.glob is None else _matches(repo, entry.glob, where, loc)
+        for path in paths:
+            target_vars = values if path is None else {**values, "path": path}
+            targets.append(_target(spec, entry, repo, target_vars, where, loc, path is not None))
+    _check_unique(targets, where.name)
+    return targets
+
+
+def _repo(base: Path, entry: TargetSpec, where: _Locator, loc: tuple[Any, ...]) -> Path:
+    try:
+        return open_repo(base / entry.repo)
+    except UserError as exc:
+        raise SpecError(f"{where.where((*loc, 'repo'))}: {exc}") from None
+
+
+def _target(spec: BatchSpec, entry: TargetSpec, repo: Path, values: dict[str, str], where: _Locator,
+            loc: tuple[Any, ...], globbed: bool) -> Target:
+    line = where.line(loc)
+    default_id = Path(entry.repo).name or repo.name
+    if "path" in values:
+        default_id = f"{default_id}:{values['path']}"
+    try:
+        target_id = render(entry.id, values) if entry.id else default_id
+        if entry.id and globbed and "path" not in template_fields(entry.id):
+            target_id = f"{target_id}:{values['path']}"  # one id per matching file
+        task = render(spec.task, values)
+    except KeyError as exc:
+        known = ", ".join(sorted(values)) or "none"
+        raise SpecError(f"{where.name}:{line}: {dotted(loc)} ({entry.id or default_id}): the template uses "
+                        f"{{{exc.args[0]}}}, which this target does not set (its vars: {known})") from None
+    return Target(target_id, repo, values, task, line)
+
+
+def _strings(values: Mapping[str, Scalar]) -> dict[str, str]:
+    return {key: (str(v).lower() if isinstance(v, bool) else str(v)) for key, v in values.items()}
+
+
+def _matches(repo: Path, pattern: str, where: _Locator, loc: tuple[Any, ...]) -> list[str]:
+    """Files committed at HEAD (what the run's worktree will hold) matching `pattern`, sorted."""
+    regex = glob_regex(pattern)
+    tracked = git(repo, "ls-tree", "-r", "--name-only", "-z", "HEAD").split("\0")
+    found = sorted(name for name in tracked if name and regex.fullmatch(name))
+    if not found:
+        raise SpecError(f"{where.where((*loc, 'glob'))}: {pattern!r} matches no file committed in {repo}")
+    return found
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a path glob: `*` and `?` stay within a folder, `**/` spans any number of folders."""
+    out, i = "", 0
+    pattern = pattern.strip().removeprefix("./")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1:end].replace("\\", "\\\\")
+            out, i = out + "[" + ("^" + body[1:] if body.startswith("!") else body) + "]", end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def _check_unique(targets: list[Target], name: str) -> None:
+    seen: dict[str, Target] = {}
+    for target in targets:
+        if target.id in seen:
+            raise SpecError(f"{name}:{target.line}: target id {target.id!r} is also used at line "
+                            f"{seen[target.id].line}; give each target its own `id`")
+        seen[target.id] = target

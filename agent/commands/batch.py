@@ -1,0 +1,119 @@
+"""`agent batch SPEC.yaml`: the same gated task over many targets, `--jobs` at once, one shared rate limiter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.text import Text
+
+from agent.batch.limiter import RateLimiter
+from agent.batch.results import (
+    ResultsFile, TargetResult, markdown_report, report_path, write_atomic, write_predictions,
+)
+from agent.batch.runner import BatchRun, run_all
+from agent.batch.spec import BatchSpec, Target, load_targets
+from agent.batch.view import BatchView, print_summary
+from agent.config import AgentConfig, load_config
+from agent.errors import UserError
+
+INTERRUPTED_EXIT = 130
+
+
+def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results: Path | None,
+                  predictions: Path | None, console: Console | None = None,
+                  limiter: RateLimiter | None = None) -> int:
+    """Run every target of the spec; 0 when all succeeded, 1 otherwise, 130 when interrupted.
+
+    `console` and `limiter` are for tests and benchmarks (a virtual clock); the CLI passes neither.
+    """
+    batch_spec, targets = load_targets(spec)
+    console = console or Console(highlight=False)
+    if dry_run:
+        print_targets(targets, console)
+        return 0
+    configs = check_configs(batch_spec, targets)
+    store = ResultsFile(results or default_results(spec))
+    done = _previous_results(store, resume)
+    todo = [t for t in targets if t.id not in done]
+    batch = BatchRun(batch_spec.flags(), limiter or shared_limiter(configs), no_critics=batch_spec.no_critics)
+    view = BatchView(console, todo, skipped=len(targets) - len(todo))
+    batch.on_event = view.on_event
+    with view:
+        new = run_all(todo, batch, jobs, on_start=view.start, on_finish=_recorder(store, view))
+    finished = [r for t in targets if (r := done.get(t.id) or new.get(t.id)) is not None]
+    notes = _write_outputs(store.path, predictions, finished, next(iter(configs.values())))
+    interrupted = len(finished) < len(targets) or any(r.status == "interrupted" for r in finished)
+    if interrupted:
+        notes.append(f"interrupted: finished targets are in {store.path}; continue with --resume")
+    print_summary(console, finished, notes)
+    if interrupted:
+        return INTERRUPTED_EXIT
+    return 0 if all(r.status == "succeeded" for r in finished) else 1
+
+
+def default_results(spec: Path) -> Path:
+    """`batch.yaml` → `batch.results.jsonl` beside it."""
+    return spec.with_name(f"{spec.stem}.results.jsonl")
+
+
+def print_targets(targets: list[Target], console: Console) -> None:
+    """The dry run: each resolved target's id, repository, variables and rendered task."""
+    for target in targets:
+        variables = " ".join(f"{k}={v}" for k, v in target.vars.items()) or "-"
+        console.print(Text(f"{target.id}\n  repo: {target.repo}\n  vars: {variables}\n  task: {target.task}"))
+    console.print(Text(f"{len(targets)} target(s); nothing was run (--dry-run)"))
+
+
+def check_configs(spec: BatchSpec, targets: list[Target]) -> dict[Path, AgentConfig]:
+    """Each repository's configuration with the spec's overrides; a bad value or missing key stops here."""
+    configs: dict[Path, AgentConfig] = {}
+    for target in targets:
+        if target.repo in configs:
+            continue
+        try:
+            config = load_config(target.repo, spec.flags(), os.environ)
+            critics = [] if spec.no_critics else config.critics
+            for role in ("planner", "executor", *critics):
+                config.require_key(role)
+        except UserError as exc:
+            raise UserError(f"{target.repo}: {exc}") from None
+        configs[target.repo] = config
+    return configs
+
+
+def shared_limiter(configs: dict[Path, AgentConfig]) -> RateLimiter:
+    """One limiter for the whole batch: the strictest limits any repository's configuration sets."""
+    rpm = [c.requests_per_minute for c in configs.values() if c.requests_per_minute]
+    tpm = [c.tokens_per_minute for c in configs.values() if c.tokens_per_minute]
+    return RateLimiter(min(rpm) if rpm else None, min(tpm) if tpm else None)
+
+
+def _previous_results(store: ResultsFile, resume: bool) -> dict[str, TargetResult]:
+    done = store.finished()
+    if done and not resume:
+        raise UserError(f"{store.path} already holds {len(done)} result(s): pass --resume to skip those targets, "
+                        "or remove the file (or choose another with --results) to start over")
+    return done if resume else {}
+
+
+def _recorder(store: ResultsFile, view: BatchView) -> Callable[[TargetResult], None]:
+    def record(result: TargetResult) -> None:
+        if result.status != "interrupted":  # it is run again on --resume
+            store.append(result)
+        view.finish(result)
+
+    return record
+
+
+def _write_outputs(results: Path, predictions: Path | None, finished: list[TargetResult],
+                   config: AgentConfig) -> list[str]:
+    report = report_path(results)
+    write_atomic(report, markdown_report(finished, f"agent batch: {results.name}"))
+    notes = [f"results: {results}", f"report: {report}"]
+    if predictions is not None:
+        write_predictions(predictions, [r for r in finished if r.status != "interrupted"], config.model)
+        notes.append(f"predictions: {predictions}")
+    return notes
