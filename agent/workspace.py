@@ -79,7 +79,7 @@ def open_repo(path: Path) -> Path:
     proc = _run_git(path, ("rev-parse", "--is-bare-repository"), None)
     if proc.returncode != 0:
         if "dubious ownership" in proc.stderr:
-            raise UserError(f"{path}: git refuses this repository (owned by another user); see `git config safe.directory`")
+            raise UserError(f"{path}: git refuses a repository owned by another user; see `git config safe.directory`")
         raise UserError(f"{path}: not a git repository (run `git init` and commit first)")
     top = _run_git(path, ("rev-parse", "--show-toplevel"), None)
     if proc.stdout.strip() == "true" or top.returncode != 0 or not top.stdout.strip():
@@ -117,8 +117,11 @@ def ensure_excluded(repo_root: Path, entry: str = f"{AGENT_DIR}/") -> None:
     if entry in (line.strip() for line in text.splitlines()):
         return
     exclude.parent.mkdir(parents=True, exist_ok=True)
-    separator = "" if not text or text.endswith("\n") else "\n"
-    exclude.write_text(f"{text}{separator}{entry}\n")
+    # Append, never rewrite: two runs starting at once may both add the line, but neither can drop
+    # the user's own patterns.
+    prefix = "\n" if text and not text.endswith("\n") else ""
+    with exclude.open("a") as handle:
+        handle.write(f"{prefix}{entry}\n")
 
 
 def _worktrees_dir(repo_root: Path) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from conftest import git, make_repo
 
 from agent.errors import UserError
-from agent.workspace import GitWorkspace, new_run_id, open_repo, slugify, undo
+from agent.workspace import GitError, GitWorkspace, new_run_id, open_repo, slugify, undo
 
 MEDIAN_BUG = "ordered[mid] + ordered[mid + 1]"
 MEDIAN_FIX = "ordered[mid - 1] + ordered[mid]"
@@ -99,6 +99,15 @@ def test_agent_dir_is_excluded_once_after_two_runs(calc_repo: Path):
 
     assert exclude.read_text().splitlines().count(".agent/") == 1
     assert git(calc_repo, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_the_users_own_exclude_patterns_are_kept(calc_repo: Path):
+    exclude = calc_repo / ".git" / "info" / "exclude"
+    exclude.write_text("# mine\n*.log")  # no final newline
+
+    GitWorkspace.create(calc_repo, "r1", "one")
+
+    assert exclude.read_text() == "# mine\n*.log\n.agent/\n"
 
 
 def test_diff_shows_modifications_and_new_untracked_files_but_not_secrets_or_caches(calc_repo: Path):
@@ -272,6 +281,22 @@ def test_attach_resumes_a_run_and_restores_a_deleted_worktree(calc_repo: Path):
     undo(calc_repo, "r1", ws.branch, ws.root)
     with pytest.raises(UserError, match="no longer exists"):
         GitWorkspace.attach(calc_repo, "r1", ws.branch, ws.root, ws.base_commit)
+
+
+def test_attach_to_an_in_place_run_needs_its_branch_checked_out(calc_repo: Path):
+    ws = GitWorkspace.in_place(calc_repo, "r1", "here")
+    again = GitWorkspace.attach(calc_repo, "r1", ws.branch, calc_repo, ws.base_commit)
+    assert again.mode == "in_place" and again.head() == ws.base_commit
+    git(calc_repo, "checkout", "-q", "main")
+    with pytest.raises(UserError, match="not the run's branch"):
+        GitWorkspace.attach(calc_repo, "r1", ws.branch, calc_repo, ws.base_commit)
+
+
+def test_a_failing_git_command_is_one_line_naming_it(calc_repo: Path):
+    ws = GitWorkspace.create(calc_repo, "r1", "oops")
+    with pytest.raises(GitError, match=r"^git reset --quiet --hard failed in .*: fatal: ") as err:
+        ws.reset_to("no-such-commit")
+    assert "\n" not in str(err.value)
 
 
 def test_an_existing_branch_is_not_reused(calc_repo: Path):
