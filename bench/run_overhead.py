@@ -1,0 +1,128 @@
+"""Figures for `agent run` (printed, not asserted).
+
+1. Harness time per model call in the demo's two-step run against a zero-delay scripted server,
+   excluding test execution and the server's own time (target: under 15 ms median).
+2. Gate time divided by the slowest critic, with every critic delayed 300 ms (target: at most 1.2).
+3. Prefix reuse: share of executor request bytes that repeat the previous request of the same
+   step, byte for byte (target: at least 0.95).
+
+Usage: python bench/run_overhead.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agent.commands.demo import DEMO_TASK, make_demo_repo
+from agent.commands.run import create_session
+from agent.journal import read_events
+from agent.orchestrator import execute
+from agent.testing import Script, ScriptedServer
+from agent.testing.server import RecordedRequest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "agent" / "testing" / "scripts" / "demo.json"
+CRITICS = ("reviewer", "qa", "security", "performance")
+
+
+def one_run(script: Script) -> tuple[list[dict], list[RecordedRequest], float]:
+    """Run the demo task in-process; return the journal, the server's records, and the clock offset."""
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script) as server:
+        repo = make_demo_repo(Path(tmp))
+        flags = {"base_url": server.base_url, "test_cmd": "true"}  # a test run that costs next to nothing
+        offset = time.time() - time.monotonic()
+        session = create_session(DEMO_TASK, repo, flags)
+        try:
+            status = execute(session)
+        finally:
+            session.journal.close()
+            session.client.close()
+        if status != "succeeded":
+            sys.exit(f"bench: the scripted run ended {status}")
+        return list(read_events(session.journal.path)), list(server.requests), offset
+
+
+def harness_ms(events: list[dict], requests: list[RecordedRequest], offset: float) -> list[float]:
+    """Per model call: the time since the previous call ended, less the test runs in between."""
+    tests = [(e["ts"], e["data"]["duration_s"]) for e in events
+             if e["type"] == "tool_call" and e["name"] == "run_tests" and e.get("data")]
+    calls = sorted(requests, key=lambda r: r.started)
+    gaps, last_end = [], None
+    for r in calls:
+        start, end = r.started + offset, r.ended + offset
+        if last_end is not None:
+            in_gap = sum(d for ts, d in tests if last_end <= ts <= start)
+            gaps.append(max(0.0, start - last_end - in_gap) * 1000)
+        last_end = end if last_end is None else max(last_end, end)
+    return gaps
+
+
+def gate_ratios(events: list[dict], requests: list[RecordedRequest], offset: float) -> list[float]:
+    """For each gate: from its first critic request to the gate's verdict, over the slowest critic."""
+    critic_calls = sorted((r for r in requests if r.role in CRITICS), key=lambda r: r.started)
+    gates = [e["ts"] for e in events if e["type"] == "gate"]
+    ratios = []
+    for i, gate_ts in enumerate(gates):
+        group = critic_calls[i * len(CRITICS):(i + 1) * len(CRITICS)]
+        slowest = max(r.ended - r.started for r in group)
+        ratios.append((gate_ts - (group[0].started + offset)) / slowest)
+    return ratios
+
+
+def prefix_reuse(requests: list[RecordedRequest]) -> tuple[float, float]:
+    """Bytes of each executor request that repeat the previous request of its step, over all bytes;
+    and the share of requests that repeat the whole previous request (all but its closing brackets)."""
+    repeated = total = whole = pairs = 0
+    previous: dict[str, str] = {}
+    for r in (r for r in requests if r.role == "executor"):
+        messages = r.body["messages"]
+        # What the model is prompted with: the tool schemas (rendered ahead of the chat), then the messages.
+        text = json.dumps({"tools": r.body.get("tools"), "messages": messages}, ensure_ascii=False)
+        step = messages[1]["content"]
+        before = previous.get(step)
+        if before is not None:
+            common = 0
+            for a, b in zip(before, text):
+                if a != b:
+                    break
+                common += 1
+            repeated += common
+            total += len(text)
+            pairs += 1
+            whole += common >= len(before) - 2  # only the closing "]}" of the previous request differs
+        previous[step] = text
+    return (repeated / total if total else 0.0), (whole / pairs if pairs else 0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    overhead: list[float] = []
+    reuse: list[float] = []
+    whole: list[float] = []
+    for _ in range(runs):
+        events, requests, offset = one_run(Script.load(SCRIPT))
+        overhead += harness_ms(events, requests, offset)
+        share, complete = prefix_reuse(requests)
+        reuse.append(share)
+        whole.append(complete)
+    slow = Script.load(SCRIPT)
+    slow.defaults = {k: v.model_copy(update={"delay_s": 0.3}) for k, v in slow.defaults.items()}
+    slow.turns["qa"] = [t.model_copy(update={"delay_s": 0.3}) for t in slow.turns["qa"]]
+    ratios = gate_ratios(*one_run(slow))
+    print(f"harness time per model call: median {statistics.median(overhead):.1f} ms, "
+          f"mean {statistics.mean(overhead):.1f} ms, p90 {sorted(overhead)[int(len(overhead) * 0.9)]:.1f} ms "
+          f"over {len(overhead)} calls in {runs} runs (target: median < 15 ms)")
+    print(f"gate time / slowest critic (300 ms each): {', '.join(f'{r:.2f}' for r in ratios)} (target: <= 1.2)")
+    print(f"executor prefix reuse: {statistics.mean(reuse):.3f} of request bytes repeat the previous request "
+          f"(target: >= 0.95); {statistics.mean(whole):.0%} of requests repeat the whole previous request")
+
+
+if __name__ == "__main__":
+    main()
