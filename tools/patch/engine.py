@@ -94,6 +94,10 @@ def _update_paths(edit: FileEdit, tree: VirtualTree) -> tuple[str, str | None]:
 
 def _hunk_outcome(index: int, total: int, hunk: Hunk, found: Match | Miss, view: FileView) -> HunkOutcome:
     header = hunk.header or "@@"
+    if all(line.op == " " for line in hunk.lines):
+        return HunkOutcome(index, header, False, error=(
+            f"hunk {index} of {total} ({header}) changes nothing: it has no '-' or '+' lines (a line without "
+            "a leading ' ', '-' or '+' may have cut it short)"))
     if isinstance(found, Miss):
         return HunkOutcome(index, header, False, error=miss_text(index, total, hunk, found, view))
     line = found.start + 1

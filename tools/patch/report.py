@@ -18,7 +18,9 @@ def _span(start: int, length: int) -> str:
 
 def miss_text(index: int, total: int, hunk: Hunk, miss: Miss, view: FileView) -> str:
     """Why hunk `index` of `total` could not be placed, and what to change."""
-    where = f"hunk {index} of {total} ({hunk.header or '@@'})"
+    searching = hunk.header.startswith("SEARCH")
+    where = hunk.header if searching else f"hunk {index} of {total} ({hunk.header or '@@'})"
+    looked_for = "its SEARCH text was" if searching else "its context and removed lines were"
     length = len(hunk.old)
     if miss.reason == "no-context":
         return (f"{where} has no context or removed lines, so nothing says where it goes; include two or "
@@ -28,8 +30,8 @@ def miss_text(index: int, total: int, hunk: Hunk, miss: Miss, view: FileView) ->
         more = f" and {len(miss.candidates) - 5} more" if len(miss.candidates) > 5 else ""
         return (f"{where} matches {len(miss.candidates)} places equally well ({miss.method}): {places}{more}. "
                 "Add context lines that differ between those places, or correct the line numbers in the "
-                "@@ header so they point at one of them")
-    text = f"{where}: its context and removed lines were not found in the file"
+                "@@ header so they point at one of them.")
+    text = f"{where}: {looked_for} not found in the file"
     closest = miss.closest
     if closest is None:
         return text + "; no line of the hunk occurs in the file. Read the file and copy the lines to change exactly"
@@ -40,8 +42,9 @@ def miss_text(index: int, total: int, hunk: Hunk, miss: Miss, view: FileView) ->
     ]
     first = max(1, closest.start + 1 - 3)
     last = min(len(view), closest.start + closest.length + 3)
-    lines.append(f"  Re-read lines {first}-{last} and copy the context and removed lines exactly; removed lines "
-                 "must match the file, and at most one context line may differ.")
+    copy = "the SEARCH text" if searching else "the context and removed lines"
+    lines.append(f"  Re-read lines {first}-{last} and copy {copy} exactly: lines to remove or replace must match "
+                 "the file, and only a rare unchanged line may differ.")
     return "\n".join(lines)
 
 
@@ -81,7 +84,8 @@ def refusal_text(files: list[FileOutcome], reason: str | None = None) -> str:
             lines.append(f"{outcome.path}: would apply cleanly (not written because another file failed).")
             continue
         if outcome.error:
-            lines.append(f"{outcome.path}: {outcome.error}")
+            named = outcome.error.startswith(outcome.path)
+            lines.append(outcome.error if named else f"{outcome.path}: {outcome.error}")
         for hunk in outcome.hunks:
             if not hunk.ok:
                 lines.append(f"{outcome.path} {hunk.error}")

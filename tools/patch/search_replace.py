@@ -34,16 +34,16 @@ def parse(text: str) -> list[FileEdit]:
             raise PatchParseError(f"search/replace block {len(edits) + 1} has no file path on the line above it")
         search, i = _until(lines, i + 1, _DIVIDER, "=======", len(edits) + 1)
         replace, i = _until(lines, i, _REPLACE, ">>>>>>> REPLACE", len(edits) + 1)
-        edits.append(block_edit(path, search, replace))
+        edits.append(block_edit(path, search, replace, len(edits) + 1))
         block_end = i
     return edits
 
 
-def block_edit(path: str, search: list[str], replace: list[str]) -> FileEdit:
+def block_edit(path: str, search: list[str], replace: list[str], number: int = 1) -> FileEdit:
     """The edit for one block: a create when SEARCH is empty, else one hunk whose context and
     removed lines come from diffing SEARCH with REPLACE."""
     if not any(line.strip() for line in search):
-        return FileEdit("create", path, [Hunk([HunkLine("+", line) for line in replace], header="SEARCH (empty)")])
+        return FileEdit("create", path, [Hunk([HunkLine("+", line) for line in replace], header=f"SEARCH block {number}, empty")])
     lines: list[HunkLine] = []
     matcher = difflib.SequenceMatcher(None, search, replace, autojunk=False)
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
@@ -52,7 +52,7 @@ def block_edit(path: str, search: list[str], replace: list[str]) -> FileEdit:
         else:
             lines.extend(HunkLine("-", line) for line in search[a0:a1])
             lines.extend(HunkLine("+", line) for line in replace[b0:b1])
-    return FileEdit("update", path, [Hunk(lines, header="SEARCH block")])
+    return FileEdit("update", path, [Hunk(lines, header=f"SEARCH block {number}")])
 
 
 def _until(lines: list[str], start: int, end: re.Pattern[str], name: str, block: int) -> tuple[list[str], int]:

@@ -62,17 +62,31 @@ def is_file_header(lines: list[str], i: int) -> bool:
     return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
 
 
-def _read_body(lines: list[str], start: int) -> tuple[list[str], int]:
-    """The raw body lines of a hunk starting at `start`, and the index just after them."""
+def _read_body(lines: list[str], start: int, declared: tuple[int, int] | None) -> tuple[list[str], int]:
+    """The raw body lines of a hunk starting at `start`, and the index just after them.
+
+    A line without a valid prefix ends the hunk (prose after it), unless the declared counts are
+    not reached yet and the next line continues the hunk: then it is a context line whose leading
+    space was lost, and it is read as one.
+    """
+    body: list[str] = []
     j = start
     while j < len(lines):
         line = lines[j]
         if line.startswith("@@") or is_file_header(lines, j) or line.startswith(("```", "~~~")):
             break
         if line and line[0] not in " -+\\":
-            break
+            if (declared is not None and _counts(body) == declared) or not _continues(lines, j + 1):
+                break
+            line = " " + line
+        body.append(line)
         j += 1
-    return lines[start:j], j
+    return body, j
+
+
+def _continues(lines: list[str], j: int) -> bool:
+    """True when line j is a hunk body line with a prefix (not a header, blank, or prose)."""
+    return j < len(lines) and lines[j][:1] in (" ", "-", "+") and not is_file_header(lines, j) and bool(lines[j])
 
 
 def _counts(body: list[str]) -> tuple[int, int]:
@@ -91,19 +105,31 @@ def _trim_trailing_blanks(body: list[str], declared: tuple[int, int] | None) -> 
     return trimmed
 
 
+@dataclass
+class _Header:
+    """What a `@@` line states: the old start, both counts, and the anchor text after it."""
+
+    old_start: int | None = None
+    declared: tuple[int, int] | None = None
+    anchor: str | None = None
+
+
+def _read_header(header: str) -> _Header:
+    match = _HEADER.match(header.strip())
+    if not match:
+        return _Header()
+    old_start = int(match.group(1)) if match.group(1) is not None else None
+    declared = None
+    if match.group(1) is not None and match.group(3) is not None:
+        old_count = int(match.group(2)) if match.group(2) is not None else 1
+        declared = (old_count, int(match.group(4)) if match.group(4) is not None else 1)
+    return _Header(old_start, declared, (match.group(5) or "").strip() or None)
+
+
 def _make_hunk(header: str, body: list[str]) -> tuple[Hunk, bool]:
     """A Hunk from its header and raw body, and whether header numbers and counts were exact."""
-    match = _HEADER.match(header.strip())
-    old_start = old_count = new_count = None
-    anchor = None
-    if match:
-        if match.group(1) is not None:
-            old_start = int(match.group(1))
-            old_count = int(match.group(2)) if match.group(2) is not None else 1
-        if match.group(3) is not None:
-            new_count = int(match.group(4)) if match.group(4) is not None else 1
-        anchor = (match.group(5) or "").strip() or None
-    declared = (old_count, new_count) if old_count is not None and new_count is not None else None
+    stated = _read_header(header)
+    old_start, declared, anchor = stated.old_start, stated.declared, stated.anchor
     body = _trim_trailing_blanks(body, declared)
     lines: list[HunkLine] = []
     no_newline = False
@@ -114,7 +140,7 @@ def _make_hunk(header: str, body: list[str]) -> tuple[Hunk, bool]:
         op = raw[0] if raw else " "
         lines.append(HunkLine(op, raw[1:]))  # type: ignore[arg-type]
     exact = declared is not None and _counts(body) == declared and "" not in body
-    if old_start is not None and old_count == 0:
+    if old_start is not None and declared is not None and declared[0] == 0:
         old_start += 1  # `-N,0` means "after line N"; keep old_start as the first line replaced
     hunk = Hunk(lines=lines, old_start=old_start, header=header.strip(), anchor=anchor,
                 no_newline_at_end=no_newline)
@@ -186,7 +212,7 @@ def parse_tolerant(text: str) -> TolerantResult:
         elif line.startswith("@@"):
             if current is None:
                 raise PatchParseError("a hunk has no file header: put `--- a/PATH` and `+++ b/PATH` above it")
-            body, i = _read_body(lines, i + 1)
+            body, i = _read_body(lines, i + 1, _read_header(line).declared)
             hunk, exact = _make_hunk(line, body)
             well_formed = well_formed and exact
             if hunk.lines:
