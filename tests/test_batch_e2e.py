@@ -1,0 +1,134 @@
+"""`agent batch` end to end: real fixture repositories, the scripted model over HTTP, the real CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from agent.batch.limiter import RateLimiter
+from agent.batch.runner import BatchRun, run_all
+from agent.batch.spec import load_targets
+from agent.commands.batch import batch_command
+from agent.testing import ErrorSpec, Turn
+from conftest import git
+from test_batch_support import (
+    SEVEN_IDS, SEVEN_TARGETS, VirtualClock, make_repos, most_in_window, planner, planner_count, read_results,
+    scripted_server, write_spec,
+)
+
+
+def _quiet() -> Console:
+    return Console(file=io.StringIO(), width=120)
+
+
+def test_every_target_gets_its_own_branch_and_result_line(tmp_path, cli):
+    repos = make_repos(tmp_path)
+    with scripted_server() as server:
+        spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS)
+        result = cli("batch", str(spec), "--jobs", "4", "--results", str(tmp_path / "out.jsonl"),
+                     "--predictions", str(tmp_path / "preds.jsonl"))
+        planners = [r.body for r in server.requests_for("planner")]
+    assert result.exit_code == 0, result.stderr + result.stdout
+    lines = read_results(tmp_path / "out.jsonl")
+    assert sorted(line["target"] for line in lines) == SEVEN_IDS
+    assert {line["status"] for line in lines} == {"succeeded"}
+    assert len({line["branch"] for line in lines}) == 7
+    for line in lines:
+        assert set(line) >= {"target", "repo", "vars", "status", "branch", "commits", "patch", "tests", "usage",
+                             "error", "duration_s"}
+        repo = Path(line["repo"])
+        assert len(line["commits"]) == 1 and line["error"] is None
+        assert git(repo, "rev-parse", line["branch"]).strip() == line["commits"][-1]
+        assert f"+plain note {line['vars']['path']}" in line["patch"] and "b/NOTES.md" in line["patch"]
+        assert line["tests"]["exit_code"] == 0 and line["usage"]["total"]["requests"] == 7
+    for repo in repos.values():  # the user's checkouts are untouched
+        assert git(repo, "status", "--porcelain") == "" and git(repo, "branch", "--show-current").strip() == "main"
+    assert len(planners) == 7 and any("about calc/stats.py" in json.dumps(b) for b in planners)
+    predictions = read_results(tmp_path / "preds.jsonl")
+    assert [set(p) for p in predictions] == [{"instance_id", "model_name_or_path", "model_patch"}] * 7
+    assert sorted(p["instance_id"] for p in predictions) == SEVEN_IDS
+    assert {p["model_name_or_path"] for p in predictions} == {"zai-glm-4.7"}
+    report = (tmp_path / "out.md").read_text()
+    assert all(f"| {target} | succeeded |" in report for target in SEVEN_IDS)
+    assert "batch summary" in result.stdout and "7 succeeded" in result.stdout
+
+
+def test_a_blocked_target_leaves_the_others_done(tmp_path):
+    make_repos(tmp_path)
+    targets = SEVEN_TARGETS.replace("vars: {path: users/store.py}", "vars: {path: users/store.py, kind: reject-me}")
+    with scripted_server() as server:
+        spec = write_spec(tmp_path / "batch.yaml", server, targets, max_revisions=1)
+        code = batch_command(spec, jobs=3, resume=False, dry_run=False, results=tmp_path / "r.jsonl",
+                             predictions=None, console=_quiet())
+    assert code == 1
+    by_id = {line["target"]: line for line in read_results(tmp_path / "r.jsonl")}
+    assert by_id.pop("users-store")["status"] == "blocked"
+    assert {line["status"] for line in by_id.values()} == {"succeeded"} and len(by_id) == 6
+    assert "| users-store | blocked |" in (tmp_path / "r.md").read_text()
+
+
+def test_a_killed_batch_resumes_without_redoing_finished_targets(tmp_path):
+    make_repos(tmp_path)
+    results = tmp_path / "r.jsonl"
+    with scripted_server(delay_s=0.4) as server:
+        spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
+        args = [sys.executable, "-m", "agent", "batch", str(spec), "--jobs", "2", "--results", str(results)]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not (results.exists() and results.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        finished = {line["target"] for line in read_results(results)}
+        assert 1 <= len(finished) < 7
+        before = planner_count(server)
+        resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+        assert planner_count(server) - before == 7 - len(finished)  # only the unfinished targets ran
+        again = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and planner_count(server) - before == 7 - len(finished)  # no model call
+    lines = read_results(results)
+    assert sorted(line["target"] for line in lines) == SEVEN_IDS  # each target exactly once
+    assert "7 target(s) already in the results file" in again.stdout
+
+
+def test_an_unexpected_failure_in_one_job_is_only_that_targets_error(tmp_path):
+    make_repos(tmp_path)
+    with scripted_server() as server:
+        spec, targets = load_targets(write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True))
+
+        def on_start(target):
+            if target.id == "todo:todo/cli.py":
+                raise RuntimeError("boom")
+
+        results = run_all(targets, BatchRun(spec.flags(), RateLimiter(), no_critics=True), 3,
+                          on_start=on_start, on_finish=lambda result: None)
+    assert results.pop("todo:todo/cli.py").error == "unexpected RuntimeError: boom"
+    assert {r.status for r in results.values()} == {"succeeded"} and len(results) == 6
+
+
+def test_one_limiter_paces_every_job_and_a_429_pauses_them_all(tmp_path):
+    make_repos(tmp_path)
+    clock = VirtualClock()
+    limiter = RateLimiter(requests_per_minute=4, clock=clock, sleep=clock.sleep)
+    targets = "  - repo: calc\n    glob: 'calc/*.py'\n  - repo: users\n    vars: {path: users/store.py}\n"
+    with scripted_server() as server:
+        rate_limited = Turn(error=ErrorSpec(status=429, message="Too many requests", type="rate_limit_error",
+                                            headers={"retry-after": "0.5"}))
+        server.push("planner", planner({}, "planner"), rate_limited)  # the second planner call gets the 429
+        spec = write_spec(tmp_path / "batch.yaml", server, targets, no_critics=True)
+        code = batch_command(spec, jobs=3, resume=False, dry_run=False, results=tmp_path / "r.jsonl",
+                             predictions=None, console=_quiet(), limiter=limiter)
+        sent = len([r for r in server.requests if r.path.endswith("/chat/completions")])
+    assert code == 0
+    assert limiter.stats.admitted == 9 and sent == 10  # each target: plan + two executor turns; one retry
+    assert most_in_window(limiter.admissions) <= 4 and max(limiter.admissions) >= 120
+    (paused_at, until, why), = [p for p in limiter.stats.pauses if p[2] == "retry-after"]
+    assert until - paused_at == 0.5 and not [t for t in limiter.admissions if paused_at < t < until]
