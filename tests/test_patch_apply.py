@@ -196,3 +196,16 @@ def test_dry_run_checks_without_writing(tmp_path: Path):
     result = apply_patch("--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-import os\n+import sys\n", tmp_path, dry_run=True)
     assert result.ok and result.dry_run and "dry run" in result.message
     assert read(tmp_path, "m.py") == MODULE
+
+
+def test_a_context_line_that_lost_its_leading_space_is_read_as_context(tmp_path: Path):
+    make(tmp_path, {"m.py": MODULE})
+    applied("--- a/m.py\n+++ b/m.py\n@@ -16,3 +16,4 @@\ndef main():\n     data = load(\"in.txt\")\n"
+            "+    print(len(data))\n     save(\"out.txt\", data)\n", tmp_path)
+    assert read(tmp_path, "m.py") == MODULE.replace('in.txt")\n', 'in.txt")\n    print(len(data))\n')
+
+
+def test_an_existing_empty_file_can_be_filled_by_a_new_file_patch(tmp_path: Path):
+    make(tmp_path, {"empty.py": ""})
+    applied("empty.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n", tmp_path)
+    assert read(tmp_path, "empty.py") == "x = 1\n"

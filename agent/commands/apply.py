@@ -17,17 +17,21 @@ from tools.patch import apply_patch
 def read_patch(patch_file: str) -> str:
     """The patch text from a file or, for `-`, from standard input; UserError when unreadable or empty."""
     if patch_file == "-":
-        text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+        data = sys.stdin.buffer.read()
         source = "standard input"
     else:
         path = Path(patch_file)
         if not path.is_file():
             raise UserError(f"patch file not found: {patch_file}")
         try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
+            data = path.read_bytes()
         except OSError as exc:
             raise UserError(f"cannot read patch file {patch_file}: {exc.strerror or exc}") from None
         source = patch_file
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # a patch against Latin-1 files is itself usually Latin-1
     if not text.strip():
         raise UserError(f"the patch from {source} is empty")
     return text
