@@ -15,7 +15,6 @@ from typing import Any
 
 from agent.config import AgentConfig, load_config
 from agent.errors import UserError
-from agent.llm.client import LLMClient
 from agent.llm.usage import UsageLedger
 from agent.review.critique import PartVerdict, ReviewRun, pr_text, review_critics, user_message
 from agent.review.diff import Changes, read_changes, resolve_refs
@@ -82,6 +81,8 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
 
 def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPart], pr: str) -> list[PartVerdict]:
     structured = config.role_settings(critics[0].name).provider in STRUCTURED_OUTPUT_PROVIDERS if critics else False
+    from agent.llm.client import LLMClient  # the SDK takes a second to import: not for a bad flag or --post-from
+
     client = LLMClient(config.role_settings, UsageLedger())
     try:
         return ReviewRun(client, critics, structured, on_verdict=_progress).run(parts, pr)
