@@ -102,12 +102,18 @@ def _evaluate(start: int, ops: list[str], keys: list[str], file_keys: list[str],
 
 def line_similarity(a: str, b: str) -> float:
     """How alike two lines are, 0 to 1."""
+    if a == b:
+        return 1.0
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def block_similarity(a: list[str], b: list[str]) -> float:
-    """How alike two blocks of lines are, 0 to 1, counting characters."""
-    return difflib.SequenceMatcher(None, "\n".join(a), "\n".join(b), autojunk=False).ratio()
+    """How alike two blocks of lines are, 0 to 1: the mean similarity of lines side by side
+    (per line, so long lines cost linear time rather than one quadratic comparison)."""
+    if not a and not b:
+        return 1.0
+    pairs = list(zip(a, b))
+    return sum(line_similarity(x, y) for x, y in pairs) / max(len(a), len(b))
 
 
 def closest_region(hunk: Hunk, view: FileView, tally: Counter[int], near: int | None) -> Region | None:
