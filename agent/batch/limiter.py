@@ -122,7 +122,7 @@ class RateLimiter:
         for name, quota in self._server.items():
             need = tokens if name.startswith("tokens") else 1
             if now < quota.reset_at and quota.remaining < need:
-                wait = max(wait, min(quota.reset_at - now, self.max_pause_s))
+                wait = max(wait, quota.reset_at - now)
         return wait
 
     # -- what the server says -------------------------------------------------------------------
@@ -139,7 +139,7 @@ class RateLimiter:
                 reset = _seconds(headers.get(f"x-ratelimit-reset-{name}"))
                 if remaining is None or reset is None:
                     continue
-                self._server[name] = ServerQuota(remaining, now + reset)
+                self._server[name] = ServerQuota(remaining, now + min(reset, self.max_pause_s))
                 if remaining <= 0:
                     self._pause(now, reset, f"{name} exhausted")
 

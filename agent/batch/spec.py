@@ -147,23 +147,30 @@ class _Locator:
         self.name, self.root = name, root
 
     def line(self, loc: tuple[Any, ...]) -> int:
-        node, line = self.root, 1
-        if node is not None:
-            line = node.start_mark.line + 1
+        return self._walk(loc)[0]
+
+    def where(self, loc: tuple[Any, ...]) -> str:
+        """`file:line: key` for a location, e.g. `batch.yaml:7: targets[1].glob`."""
+        line, key = self._walk(loc)
+        return f"{self.name}:{line}: {key}"
+
+    def _walk(self, loc: tuple[Any, ...]) -> tuple[int, str]:
+        """The line of the deepest node `loc` reaches, and the key path as written in the YAML."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        key = ""
         for part in loc:
             if isinstance(node, yaml.MappingNode) and isinstance(part, str):
                 pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
-                if pair is None:
-                    continue  # a missing key, or a union member's tag: stay on the enclosing node
-                line, node = pair[0].start_mark.line + 1, pair[1]
+                if pair is not None:
+                    line, node = pair[0].start_mark.line + 1, pair[1]
+                elif part not in _FIELDS:
+                    continue  # a union member's tag (`list[str]`), not a key
+                key += f".{part}" if key else part
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
                 node = node.value[part]
-                line = node.start_mark.line + 1
-        return line
-
-    def where(self, loc: tuple[Any, ...]) -> str:
-        """`file:line: key` for a location."""
-        return f"{self.name}:{self.line(loc)}: {dotted(loc)}"
+                line, key = node.start_mark.line + 1, f"{key}[{part}]"
+        return line, key or "(top level)"
 
     def error(self, exc: ValidationError) -> SpecError:
         first = exc.errors()[0]
@@ -178,22 +185,12 @@ class _Locator:
         return SpecError(f"{self.where(loc)}: {message}" + (f" (and {more} more problems)" if more else ""))
 
 
+_FIELDS = frozenset(BatchSpec.model_fields) | frozenset(TargetSpec.model_fields)
+
+
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     model = TargetSpec if loc and loc[0] == "targets" and len(loc) > 2 else BatchSpec
     return list(model.model_fields)
-
-
-def dotted(loc: tuple[Any, ...]) -> str:
-    """`targets[1].glob` for ("targets", 1, "glob"); union member tags are left out."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in BatchSpec.model_fields or part in TargetSpec.model_fields or not text:
-            text += f".{part}" if text else str(part)
-        elif text.endswith(".vars"):
-            text += f".{part}"
-    return text or "(top level)"
 
 
 # -- resolving targets -----------------------------------------------------------------------------
@@ -222,7 +219,6 @@ def _repo(base: Path, entry: TargetSpec, where: _Locator, loc: tuple[Any, ...]) 
 
 def _target(spec: BatchSpec, entry: TargetSpec, repo: Path, values: dict[str, str], where: _Locator,
             loc: tuple[Any, ...], globbed: bool) -> Target:
-    line = where.line(loc)
     default_id = Path(entry.repo).name or repo.name
     if "path" in values:
         default_id = f"{default_id}:{values['path']}"
@@ -233,9 +229,9 @@ def _target(spec: BatchSpec, entry: TargetSpec, repo: Path, values: dict[str, st
         task = render(spec.task, values)
     except KeyError as exc:
         known = ", ".join(sorted(values)) or "none"
-        raise SpecError(f"{where.name}:{line}: {dotted(loc)} ({entry.id or default_id}): the template uses "
+        raise SpecError(f"{where.where(loc)} ({entry.id or default_id}): the template uses "
                         f"{{{exc.args[0]}}}, which this target does not set (its vars: {known})") from None
-    return Target(target_id, repo, values, task, line)
+    return Target(target_id, repo, values, task, where.line(loc))
 
 
 def _strings(values: Mapping[str, Scalar]) -> dict[str, str]:

@@ -1,0 +1,124 @@
+"""The shared rate limiter, in virtual time: requests and tokens per minute, and the server's headers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from agent.batch.limiter import LimitedClient, RateLimiter, estimate_tokens
+from agent.llm.types import ChatRequest
+from test_batch_support import VirtualClock, most_in_window
+
+
+def _limiter(**limits: int) -> tuple[RateLimiter, VirtualClock]:
+    clock = VirtualClock()
+    return RateLimiter(**limits, clock=clock, sleep=clock.sleep), clock
+
+
+def test_requests_per_minute_over_a_sliding_window():
+    limiter, clock = _limiter(requests_per_minute=3)
+    for _ in range(7):
+        limiter.acquire(10)
+    assert limiter.admissions == [0, 0, 0, 60, 60, 60, 120]
+
+
+def test_many_threads_never_exceed_the_limit_in_any_minute():
+    limiter, clock = _limiter(requests_per_minute=10)
+
+    def job() -> None:
+        for _ in range(5):
+            limiter.acquire(100)
+
+    threads = [threading.Thread(target=job) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(limiter.admissions) == 40
+    assert most_in_window(limiter.admissions) <= 10
+    assert max(limiter.admissions) >= 180  # 40 calls at 10 a minute need at least three more minutes
+
+
+def test_tokens_per_minute_charges_up_front_and_frees_as_the_window_moves():
+    limiter, clock = _limiter(tokens_per_minute=1000)
+    limiter.acquire(600)
+    clock.sleep(10)
+    limiter.acquire(300)
+    limiter.acquire(300)  # 1200 > 1000: waits until the first charge leaves the window at t=60
+    assert limiter.admissions == [0, 10, 60]
+    limiter.acquire(5000)  # larger than the whole limit: goes once the window is empty, never deadlocks
+    assert limiter.admissions[-1] == 120
+
+
+def test_a_retry_after_pauses_every_caller():
+    limiter, clock = _limiter()
+    limiter.observe({"retry-after": "7"})
+    limiter.acquire(1)
+    assert limiter.admissions == [7]
+    limiter.observe({"retry-after-ms": "1500"})
+    limiter.acquire(1)
+    assert limiter.admissions[-1] == 8.5
+    assert [why for _, _, why in limiter.stats.pauses] == ["retry-after", "retry-after"]
+
+
+def test_an_exhausted_server_limit_waits_for_its_reset():
+    limiter, clock = _limiter()
+    limiter.observe({"x-ratelimit-remaining-tokens-minute": "0", "x-ratelimit-reset-tokens-minute": "12.5",
+                     "x-ratelimit-remaining-requests-day": "900", "x-ratelimit-reset-requests-day": "33011"})
+    limiter.acquire(100)
+    assert limiter.admissions == [12.5]
+
+
+def test_the_server_remaining_tokens_hold_back_a_call_that_would_not_fit():
+    limiter, clock = _limiter()
+    limiter.observe({"x-ratelimit-remaining-tokens-minute": "1000", "x-ratelimit-reset-tokens-minute": "20"})
+    limiter.acquire(800)
+    limiter.acquire(800)  # only 200 left until the reset
+    assert limiter.admissions == [0, 20]
+
+
+def test_a_far_reset_is_capped_so_the_client_reports_it():
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, max_pause_s=120)
+    limiter.observe({"x-ratelimit-remaining-requests-day": "0", "x-ratelimit-reset-requests-day": "33011"})
+    limiter.acquire(1)
+    assert limiter.admissions == [120]
+
+
+def test_a_cancelled_wait_gives_up():
+    limiter, clock = _limiter(requests_per_minute=1)
+    assert limiter.acquire(1)
+    assert limiter.acquire(1, cancelled=lambda: True) is False
+    assert limiter.admissions == [0]
+
+
+def test_async_callers_wait_without_blocking_the_loop():
+    clock = VirtualClock()
+
+    async def asleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        await asyncio.sleep(0)
+
+    limiter = RateLimiter(requests_per_minute=2, clock=clock, sleep=clock.sleep, asleep=asleep)
+
+    async def main() -> None:
+        await asyncio.gather(*(limiter.aacquire(1) for _ in range(5)))
+
+    asyncio.run(main())
+    assert sorted(limiter.admissions) == [0, 0, 60, 60, 120]
+
+
+def test_a_call_is_charged_its_input_estimate_plus_its_completion_budget():
+    request = ChatRequest(role="executor", messages=[{"role": "user", "content": "x" * 400}],
+                          max_completion_tokens=2000)
+    client = LimitedClient(inner=None, limiter=RateLimiter())  # type: ignore[arg-type]
+    assert 100 <= estimate_tokens(request) <= 120
+    assert client.charge(request) == estimate_tokens(request) + 2000
+
+
+def test_a_cancelled_batch_interrupts_the_next_call():
+    client = LimitedClient(inner=None, limiter=RateLimiter(), cancelled=lambda: True)  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        client.complete(ChatRequest(role="planner", messages=[]))
