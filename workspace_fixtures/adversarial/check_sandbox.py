@@ -35,6 +35,37 @@ def try_connect(host: str, port: int) -> str | None:
         return None
 
 
+def throwaway_mount(path: Path) -> bool:
+    """True when `path` lies on a tmpfs inside a read-only root: the sandbox's private `/tmp` or
+    `$HOME`, whose writes never reach the host. Reads /proc/self/mountinfo; the longest mount wins."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    mounts = {}
+    for line in lines:
+        fields = line.split()
+        mounts[fields[4]] = (fields[5].split(","), fields[fields.index("-") + 1])
+    if "ro" not in mounts.get("/", ([], ""))[0]:
+        return False  # a writable root: not inside a sandbox, so nothing is throwaway
+    resolved = str(path.resolve())
+    best = max((m for m in mounts if resolved == m or resolved.startswith(m.rstrip("/") + "/")), key=len)
+    return mounts[best][1] == "tmpfs"
+
+
+def write_outside(probe: str, target: Path) -> None:
+    """Create `target`; a write that lands on a throwaway mount is contained, not an escape."""
+    try:
+        with open(target, "x") as handle:  # "x": never overwrite anything that was already there
+            handle.write("escaped\n")
+    except OSError:
+        report(probe, False)
+        return
+    target.unlink()
+    contained = throwaway_mount(target.parent)
+    report(probe, not contained, "(landed on the sandbox's throwaway tmpfs)" if contained else f"created {target}")
+
+
 def check_ordinary_code_still_works():
     assert greet("sandbox") == "hello, sandbox"
 
@@ -67,15 +98,7 @@ def check_dns():
     ids=["home", "parent", "root"],
 )
 def check_write_outside(probe: str, directory: Path):
-    target = directory / f"agent-sandbox-escape-{os.getpid()}"
-    try:
-        with open(target, "x") as handle:  # "x": never overwrite anything that was already there
-            handle.write("escaped\n")
-    except OSError:
-        report(probe, False)
-        return
-    target.unlink()
-    report(probe, True, f"created {target}")
+    write_outside(probe, directory / f"agent-sandbox-escape-{os.getpid()}")
 
 
 def check_read_ssh():
@@ -89,22 +112,20 @@ def check_read_ssh():
 
 
 def check_symlink():
+    # Reading system files is allowed in the sandbox with or without a link; the escape a planted
+    # link could give is a WRITE outside the project, so write through a link to the parent folder.
     link = PROJECT / "sandbox_symlink_probe"
     try:
         if link.is_symlink():
             link.unlink()
-        os.symlink("/etc", link)
+        os.symlink(PROJECT.parent, link)
     except OSError:
         report("symlink", False, "could not plant the link")
         return
     try:
-        entries = os.listdir(link)
-        content = (link / "passwd").read_text() if "passwd" in entries else ""
-    except OSError:
-        entries, content = [], ""
+        write_outside("symlink", link / f"agent-sandbox-escape-{os.getpid()}")
     finally:
         link.unlink()
-    report("symlink", bool(entries), f"read {len(entries)} entries of /etc, passwd {len(content)} bytes")
 
 
 def check_environment():
