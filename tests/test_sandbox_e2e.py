@@ -35,7 +35,7 @@ def test_misbehaving_tests_are_contained_and_secrets_stay_out(tmp_path, cli):
     repo = make_repo(tmp_path / "adversarial", "adversarial")
     with ScriptedServer(_script()) as server:
         result = cli("run", "check the sandbox", "--repo", str(repo), "--base-url", server.base_url,
-                     "--test-cmd", TEST_CMD, "--json", "--yes", env={"FAKE_SERVICE_TOKEN": "tok-live-998877665544"})
+                     "--test-cmd", TEST_CMD, "--json", "--yes", env={"FAKE_SERVICE_TOKEN": "tok-live-998877665544", "CEREBRAS_API_KEY": "plainkey4242zz"})
         sent = json.dumps([r.body for r in server.requests])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
@@ -46,5 +46,5 @@ def test_misbehaving_tests_are_contained_and_secrets_stay_out(tmp_path, cli):
     assert not re.search(r"SANDBOX-ESCAPED (?!<probe>)", sent)  # the README's "<probe>" is documentation
     assert "secret files (keys, credentials, .env) are never read" in sent
     for text in (sent, journal, result.stdout, result.stderr):
-        assert SECRET not in text and "tok-live-998877665544" not in text
+        assert SECRET not in text and "tok-live-998877665544" not in text and "plainkey4242zz" not in text
     assert not (Path.home() / "agent-sandbox-escape").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from agent.config import AgentConfig, load_config
+from agent.config import NO_KEY_PLACEHOLDER, AgentConfig, load_config
 from agent.errors import AgentError, UserError
 from agent.journal import Journal, read_events
 from agent.llm.client import LLMClient
@@ -48,6 +49,13 @@ def _require_keys(config: AgentConfig, critics: list[Critic]) -> None:
         config.require_key(role)
 
 
+def _open_journal(path: Path, config: AgentConfig, critics: list[Critic]) -> Journal:
+    """The run's journal, redacting key patterns and, by exact value, every configured API key."""
+    keys = {config.role_settings(role).api_key for role in ("planner", "executor", *(c.name for c in critics))}
+    secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER)
+    return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets))
+
+
 def _client(config: AgentConfig, journal: Journal, wrap: ClientWrapper | None = None,
             on_rate_limit: Callable[[dict[str, str]], None] | None = None) -> RecordingClient:
     inner: ModelClient = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit)
@@ -71,7 +79,7 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     run_id = new_run_id()
     make = GitWorkspace.in_place if in_place else GitWorkspace.create
     workspace = make(repo_root, run_id, slugify(task))
-    journal = Journal(journal_path(repo_root, run_id), redact=redact_obj)
+    journal = _open_journal(journal_path(repo_root, run_id), config, critics)
     journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
                    worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
                    flags=flags, no_critics=no_critics, config=config.redacted())
@@ -106,7 +114,7 @@ def resume_command(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     workspace.reset_to(report.head_commit or report.base_commit)  # drop the interrupted step's partial work
     plan_event = next((e for e in events if e["type"] == "plan"), None)
     plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
-    journal = Journal(path, redact=redact_obj)
+    journal = _open_journal(path, config, critics)
     journal.append("run_resumed", approved=sorted(approved))
     client = _client(config, journal)
     session = RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
