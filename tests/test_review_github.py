@@ -200,7 +200,8 @@ def test_post_from_a_saved_payload_in_a_workflow_run_checks_the_pull_request_hea
         made = review(cli, server, repo, "--format", "github", "--output", str(payload),
                       env={"GITHUB_EVENT_PATH": actions_env(tmp_path, gh, pr_event(gh))["GITHUB_EVENT_PATH"]})
         assert made.exit_code == 0, made.stderr
-        assert json.loads(payload.read_text())["pull_number"] == 7
+        saved = json.loads(payload.read_text())
+        assert saved["pull_number"] == 7 and saved["review"]["commit_id"] == head == saved["result"]["head"]
         env = actions_env(tmp_path, gh, {"workflow_run": {"head_sha": head, "event": "pull_request"}}, "workflow_run")
         for name, value in {**env, "GITHUB_API_URL": "https://github.invalid"}.items():
             monkeypatch.setenv(name, value)

@@ -9,7 +9,7 @@ repeat them.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,9 @@ BODY_LIMIT = 60_000  # GitHub refuses bodies over 65,536 characters
 SUMMARY_LIMIT = 50_000  # leaves room for the fingerprint list in one comment
 MAX_FINGERPRINTS = 800
 MAX_COMMENTS = 200
+
+
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
 
 class ReviewComment(BaseModel):
@@ -51,8 +54,9 @@ class GitHubPlan(BaseModel):
 
     pull_number: int | None = Field(default=None, ge=1)
     review: ReviewPayload
-    fingerprints: list[list[str]] = Field(default_factory=list)  # per inline comment, its findings' hashes
+    fingerprints: list[list[Fingerprint]] = Field(default_factory=list)  # per inline comment, its findings' hashes
     summary: str = Field(max_length=SUMMARY_LIMIT)
+    result: ReviewResult | None = None  # the JSON review too, so one run can feed both artifacts; not posted
 
 
 def _limit(text: str, limit: int = BODY_LIMIT) -> str:
@@ -95,7 +99,7 @@ def build_plan(result: ReviewResult, right_lines: dict[str, frozenset[int]], req
     payload = ReviewPayload(commit_id=result.head, event=event, comments=comments,
                             body=review_body(result, outside, sum(len(g) for _, g in ordered)))
     return GitHubPlan(pull_number=pull_number, review=payload, summary=_limit(render_markdown(result), SUMMARY_LIMIT),
-                      fingerprints=[[f.fingerprint() for f in group] for _, group in ordered])
+                      fingerprints=[[f.fingerprint() for f in group] for _, group in ordered], result=result)
 
 
 def without_posted(plan: GitHubPlan, posted: set[str]) -> tuple[ReviewPayload, set[str], int]:
