@@ -23,7 +23,7 @@ from agent.review.github_plan import GitHubPlan, build_plan
 from agent.review.merge import build_result
 from agent.review.model import ReviewResult, parse_severity
 from agent.review.parts import CHARS_PER_TOKEN, DiffPart, part_budget_chars, split_parts
-from agent.review.post import PostTarget, load_plan, post, post_target, read_event
+from agent.review.post import load_plan, post, post_target, read_event
 from agent.review.sarif import render_sarif
 from agent.workspace import open_repo
 from critics.registry import Critic
@@ -53,7 +53,7 @@ def review_command(repo: Path, *, base: str | None, head: str, critics: str | No
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(render_markdown(result))
     if target is not None:
-        _say(_post_now(target, plan))
+        _say(post(target, plan))
     return 1 if threshold is not None and result.fails(threshold) else 0
 
 
@@ -153,10 +153,6 @@ def _write(text: str, output: Path | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _post_now(target: PostTarget, plan: GitHubPlan) -> str:
-    return post(target, plan)
 
 
 def _post_saved(path: Path, env: Mapping[str, str], api_url: str | None) -> str:
