@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from agent.batch.limiter import LimitedClient, RateLimiter
-from agent.batch.results import TargetResult
+from agent.batch.results import TargetResult, TargetStatus
 from agent.batch.spec import Target
 from agent.commands.run import create_session
 from agent.errors import AgentError, RunInterrupted, UserError
@@ -92,11 +92,11 @@ def _create(target: Target, batch: BatchRun) -> RunSession:
     raise AssertionError("unreachable")
 
 
-def _execute(session: RunSession) -> tuple[str, str | None]:
+def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
     """The run's status and error; the journal and client are closed whatever happens."""
     started = time.monotonic()
     try:
-        return execute(session), None
+        return cast(TargetStatus, execute(session)), None
     except RunInterrupted as exc:
         return "interrupted", str(exc)
     except AgentError as exc:
@@ -112,7 +112,7 @@ def _execute(session: RunSession) -> tuple[str, str | None]:
         session.client.close()
 
 
-def _result(target: Target, session: RunSession, report: Report, status: str, error: str | None,
+def _result(target: Target, session: RunSession, report: Report, status: TargetStatus, error: str | None,
             started: float) -> TargetResult:
     head = report.head_commit
     base = report.base_commit
@@ -121,15 +121,15 @@ def _result(target: Target, session: RunSession, report: Report, status: str, er
     patch = git(repo, "diff", *_DIFF_FLAGS, base, head) if commits else ""
     tests = report.tests.model_dump() if report.tests.exit_code is not None or report.tests.command else None
     return TargetResult(
-        target=target.id, repo=str(repo), vars=target.vars, status=status,  # type: ignore[arg-type]
+        target=target.id, repo=str(repo), vars=target.vars, status=status,
         branch=report.branch, commits=commits, patch=patch, tests=tests, usage=report.usage,
         error=error if status != "succeeded" else None, duration_s=round(time.monotonic() - started, 3),
         run_id=report.run_id, model=session.config.model,
     )
 
 
-def _without_run(target: Target, status: str, error: str, started: float) -> TargetResult:
-    return TargetResult(target=target.id, repo=str(target.repo), vars=target.vars, status=status,  # type: ignore[arg-type]
+def _without_run(target: Target, status: TargetStatus, error: str, started: float) -> TargetResult:
+    return TargetResult(target=target.id, repo=str(target.repo), vars=target.vars, status=status,
                         error=error, duration_s=round(time.monotonic() - started, 3))
 
 

@@ -47,7 +47,9 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     notes = _write_outputs(store.path, predictions, finished, next(iter(configs.values())))
     interrupted = len(finished) < len(targets) or any(r.status == "interrupted" for r in finished)
     if interrupted:
-        notes.append(f"interrupted: finished targets are in {store.path}; continue with --resume")
+        unstarted = len(targets) - len(finished)
+        notes.append(f"interrupted ({unstarted} target(s) not started): finished targets are in {store.path}; "
+                     "continue with --resume")
     print_summary(console, finished, notes)
     if interrupted:
         return INTERRUPTED_EXIT
