@@ -23,7 +23,8 @@ from agent.review.github_plan import GitHubPlan, build_plan
 from agent.review.merge import build_result
 from agent.review.model import ReviewResult, parse_severity
 from agent.review.parts import CHARS_PER_TOKEN, DiffPart, part_budget_chars, split_parts
-from agent.review.post import load_plan, post, post_target, read_event
+from agent.review import post as posting  # `post` is also the --post flag's name
+from agent.review.post import load_plan, post_target, read_event
 from agent.review.sarif import render_sarif
 from agent.workspace import open_repo
 from critics.registry import Critic
@@ -53,7 +54,7 @@ def review_command(repo: Path, *, base: str | None, head: str, critics: str | No
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(render_markdown(result))
     if target is not None:
-        _say(post(target, plan))
+        _say(posting.post(target, plan))
     return 1 if threshold is not None and result.fails(threshold) else 0
 
 
@@ -158,7 +159,7 @@ def _write(text: str, output: Path | None) -> None:
 def _post_saved(path: Path, env: Mapping[str, str], api_url: str | None) -> str:
     """`--post-from FILE`: post a payload an earlier, unprivileged job wrote; no repository is read."""
     target = post_target(env, api_url)
-    return post(target, load_plan(path))
+    return posting.post(target, load_plan(path))
 
 
 def _progress(verdict: PartVerdict) -> None:
