@@ -198,9 +198,12 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 def resolve_targets(spec: BatchSpec, base: Path, where: _Locator) -> list[Target]:
     """Every target of the spec, globs expanded, tasks rendered; SpecError naming the line on a problem."""
     targets: list[Target] = []
+    repos: dict[str, Path] = {}  # each folder asked of git once, however many targets name it
     for index, entry in enumerate(spec.targets):
         loc = ("targets", index)
-        repo = _repo(base, entry, where, loc)
+        if entry.repo not in repos:
+            repos[entry.repo] = _repo(base, entry, where, loc)
+        repo = repos[entry.repo]
         values = {**_strings(spec.vars), **_strings(entry.vars)}
         paths = [None] if entry.glob is None else _matches(repo, entry.glob, where, loc)
         for path in paths:
