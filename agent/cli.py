@@ -144,6 +144,8 @@ def review(
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")] = None,
     post: Annotated[bool, typer.Option("--post", help="Post the review to the GitHub pull request.")] = False,
     github_api_url: Annotated[Optional[str], typer.Option("--github-api-url")] = None,
+    post_from: Annotated[Optional[Path], typer.Option("--post-from", help="Post a payload written earlier with --format github (the workflow_run job); reviews nothing.")] = None,
+    part_tokens: Annotated[Optional[int], typer.Option("--part-tokens", min=100, hidden=True, help="Diff tokens per critic request (forces splitting).")] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     provider: ProviderOpt = None,
@@ -154,6 +156,7 @@ def review(
     raise typer.Exit(review_command(
         repo, base=base, head=head, critics=critics, fmt=fmt, output=output, fail_on=fail_on,
         post=post, github_api_url=github_api_url, flags=_endpoint_flags(model, base_url, provider),
+        post_from=post_from, part_tokens=part_tokens,
     ))
 
 

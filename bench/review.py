@@ -28,15 +28,6 @@ from agent.testing.wire import estimate_tokens, prompt_text
 CRITICS = ("reviewer", "qa", "security", "performance")
 
 
-def widen_scripted_backlog() -> None:
-    """The scripted server listens with socketserver's default backlog of 5: a sixth simultaneous
-    connect waits for a SYN retry (about 1 s), which would be measured as review time. Widened
-    here for the bench only; reported to the scripted server's owner."""
-    import agent.testing.server as scripted_server
-
-    scripted_server._HTTPServer.request_queue_size = 128
-
-
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
@@ -84,7 +75,6 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--part-tokens", type=int, nargs="*", default=[0, 6000, 3000])
     args = parser.parse_args()
-    widen_scripted_backlog()
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp), args.lines, args.files)
         diff_lines = subprocess.run(["git", "diff", "main...feature"], cwd=repo, capture_output=True,

@@ -189,10 +189,7 @@ def test_post_without_the_actions_environment_is_one_line_exit_2(cli, tmp_path: 
     assert result.stderr.strip().count("\n") == 0 and "GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_TOKEN" in result.stderr
 
 
-def test_post_from_a_saved_payload_in_a_workflow_run_checks_the_pull_request_head(
-        cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from agent.commands.review import review_command
-
+def test_post_from_a_saved_payload_in_a_workflow_run_checks_the_pull_request_head(cli, tmp_path: Path) -> None:
     repo = pr_repo(tmp_path)
     head = git(repo, "rev-parse", "feature").strip()
     payload = tmp_path / "review-github.json"
@@ -202,22 +199,21 @@ def test_post_from_a_saved_payload_in_a_workflow_run_checks_the_pull_request_hea
         assert made.exit_code == 0, made.stderr
         saved = json.loads(payload.read_text())
         assert saved["pull_number"] == 7 and saved["review"]["commit_id"] == head == saved["result"]["head"]
-        env = actions_env(tmp_path, gh, {"workflow_run": {"head_sha": head, "event": "pull_request"}}, "workflow_run")
-        for name, value in {**env, "GITHUB_API_URL": "https://github.invalid"}.items():
-            monkeypatch.setenv(name, value)
-        post = dict(base=None, head="HEAD", critics=None, fmt="markdown", output=None, fail_on=None, post=False,
-                    github_api_url=gh.api_url, flags={})
-        assert review_command(tmp_path / "not-a-repo", post_from=payload, **post) == 0
+        env = {**actions_env(tmp_path, gh, {"workflow_run": {"head_sha": head, "event": "pull_request"}}, "workflow_run"),
+               "GITHUB_API_URL": "https://github.invalid"}
+        post = ("review", "--repo", str(tmp_path / "not-a-repo"), "--post-from", str(payload), "--github-api-url", gh.api_url)
+        posted = cli(*post, env=env)
+        assert posted.exit_code == 0, posted.stderr
         assert len(gh.reviews) == 1 and gh.reviews[0]["commit_id"] == head
         assert [p for m, p, _, _ in gh.calls if m == "GET"][0] == f"{PREFIX}/repos/{OWNER_REPO}/pulls/7"
 
         gh.head_sha = "1" * 40  # a newer push: this payload must not be posted on it
-        with pytest.raises(UserError, match="not the reviewed"):
-            review_command(tmp_path, post_from=payload, **post)
+        stale = cli(*post, env=env)
+        assert stale.exit_code == 2 and "not the reviewed" in stale.stderr
         forged = json.loads(payload.read_text())
         forged["review"]["extra"] = "x"
         payload.write_text(json.dumps(forged))
-        with pytest.raises(UserError, match="not a glm-agent github payload"):
-            review_command(tmp_path, post_from=payload, **post)
+        tampered = cli(*post, env=env)
+        assert tampered.exit_code == 2 and "not a glm-agent github payload" in tampered.stderr
     assert len(gh.reviews) == 1
-    assert TOKEN not in capsys.readouterr().err
+    assert all(TOKEN not in r.stderr + r.stdout for r in (posted, stale, tampered))

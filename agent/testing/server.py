@@ -117,6 +117,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True
+    request_queue_size = 128  # the default 5 stalls a gate or a review fanning out 16 requests at once
 
     def __init__(self, address: tuple[str, int], owner: ScriptedServer) -> None:
         from agent.testing.handler import ScriptedHandler
