@@ -43,7 +43,7 @@ def execute(s: RunSession) -> str:
 
 def run_step(s: RunSession, plan: Plan, index: int) -> bool:
     """Execute step `index` until the gate approves it (commit) or the revisions run out (blocked)."""
-    step, step_id = plan.steps[index], f"step-{index + 1}"
+    step = plan.steps[index]
     executor = s.new_executor(plan, index)
     attempts = s.config.max_revisions + 1
     for attempt in range(1, attempts + 1):

@@ -69,7 +69,7 @@ def make_plan(client: ModelClient, task: str, repo_view: str, *, max_steps: int,
         {"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": plan_json_schema()}}
         if structured else None
     )
-    for attempt in (1, 2):
+    for _ in range(2):  # the first answer, then one repair request
         completion = client.complete(
             ChatRequest(role="planner", messages=messages, response_format=response_format, step="plan"),
             callbacks,

@@ -10,10 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 from unidiff import PatchSet
 
-from agent.errors import UserError
 from conftest import git
 from test_review_cli import pr_repo, review, scripted
 

@@ -108,7 +108,7 @@ def _hunk_outcome(index: int, total: int, hunk: Hunk, found: Match | Miss, view:
 def _overlap(results: list[tuple[Hunk, Match | Miss]]) -> tuple[int, int] | None:
     """Indexes (in patch order) of two hunks that claim the same lines, if any."""
     spans = sorted((m.start, m.start + m.length, i) for i, (_, m) in enumerate(results) if isinstance(m, Match))
-    for (s1, e1, i1), (s2, e2, i2) in zip(spans, spans[1:]):
+    for (s1, e1, i1), (s2, _, i2) in zip(spans, spans[1:]):
         if s2 < e1 or (s2 == s1 and e1 == s1):
             return min(i1, i2), max(i1, i2)
     return None
