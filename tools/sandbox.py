@@ -91,6 +91,9 @@ def bwrap_argv(cmd: str, cwd: Path, home: str | None, search_path: str = "") -> 
     cwd = Path(os.path.realpath(cwd))
     argv = ["bwrap", *_namespace_flags(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp"]
+    # The private /tmp hides whatever lives there, a virtualenv included: bind the toolchain back.
+    for keep in _toolchain_dirs(Path(os.path.realpath("/tmp")), search_path, exact=True):
+        argv += ["--ro-bind", str(keep), str(keep)]
     real_home = Path(os.path.realpath(home)) if home and os.path.isabs(home) else None
     if real_home is not None and real_home != Path("/") and real_home.is_dir():
         argv += ["--tmpfs", str(real_home)]
@@ -108,9 +111,11 @@ def bwrap_argv(cmd: str, cwd: Path, home: str | None, search_path: str = "") -> 
     return [*argv, "--chdir", str(cwd), "/bin/sh", "-c", cmd]
 
 
-def _toolchain_dirs(home: Path, search_path: str) -> list[Path]:
-    """Folders under $HOME the command needs to run: the interpreter (pyenv, a venv), its import
-    path (user site-packages, editable installs) and PATH entries such as ~/.local/bin."""
+def _toolchain_dirs(home: Path, search_path: str, *, exact: bool = False) -> list[Path]:
+    """Folders under a hidden root (`$HOME`, `/tmp`) the command needs to run: the interpreter
+    (pyenv, a venv), its import path (user site-packages, editable installs) and PATH entries such
+    as ~/.local/bin. Under $HOME a tool's whole top folder is kept (~/.pyenv); with `exact`, only
+    the folders themselves, so nothing else in a shared /tmp shows through."""
     wanted = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable), *sys.path,
               *search_path.split(os.pathsep)]
     keep: list[Path] = []
@@ -123,7 +128,7 @@ def _toolchain_dirs(home: Path, search_path: str) -> list[Path]:
         top = path.relative_to(home).parts[0]
         if top in SECRET_DIRS:
             continue
-        chosen = path if top in SHARED_HOME_DIRS else home / top
+        chosen = path if exact or top in SHARED_HOME_DIRS else home / top
         if chosen not in keep:
             keep.append(chosen)
     # Nested choices are covered by their parents; bind each tree once.
