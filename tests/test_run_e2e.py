@@ -121,3 +121,14 @@ def test_bad_input_is_one_line(tmp_path, cli):
     assert empty.exit_code == 2 and "task is empty" in empty.stderr and "Traceback" not in empty.stderr
     missing_key = cli("run", "do it", "--repo", str(repo))
     assert missing_key.exit_code == 2 and "CEREBRAS_API_KEY" in missing_key.stderr
+
+
+def test_in_place_refuses_a_dirty_tree_and_leaves_no_trace(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / "calc" / "stats.py").write_text("# my unsaved work\n")
+    result = cli("run", "fix it", "--repo", str(repo), "--in-place", "--base-url", "http://127.0.0.1:9/v1", "--yes")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (repo / "calc" / "stats.py").read_text() == "# my unsaved work\n"
+    assert not list((repo / ".agent" / "runs").glob("*"))
+    assert git(repo, "branch", "--list", "agent/*").strip() == ""

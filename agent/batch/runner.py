@@ -19,7 +19,7 @@ from agent.batch.limiter import LimitedClient, RateLimiter
 from agent.batch.results import TargetResult, TargetStatus
 from agent.batch.spec import Target
 from agent.commands.run import create_session
-from agent.errors import AgentError, RunInterrupted, UserError
+from agent.errors import AgentError, RunInterrupted
 from agent.journal import Event
 from agent.orchestrator import execute
 from agent.protocols import ModelClient
@@ -32,7 +32,6 @@ log = logging.getLogger("agent.batch")
 EventListener = Callable[[str, Event], None]
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--binary",
                "--src-prefix=a/", "--dst-prefix=b/")
-_CREATE_ATTEMPTS = 3  # run ids are second + 16 random bits: two targets may draw the same one
 
 
 class RepoLocks:
@@ -81,15 +80,9 @@ def run_target(target: Target, batch: BatchRun) -> TargetResult:
 
 
 def _create(target: Target, batch: BatchRun) -> RunSession:
-    with batch.locks(target.repo):
-        for attempt in range(1, _CREATE_ATTEMPTS + 1):
-            try:
-                return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
-                                      wrap_client=batch.wrap, on_rate_limit=batch.limiter.observe)
-            except UserError as exc:
-                if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS:
-                    raise
-    raise AssertionError("unreachable")
+    with batch.locks(target.repo):  # branch and worktree creation in one repository, one at a time
+        return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
+                              wrap_client=batch.wrap, on_rate_limit=batch.limiter.observe)
 
 
 def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:

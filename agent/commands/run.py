@@ -62,6 +62,18 @@ def _client(config: AgentConfig, journal: Journal, wrap: ClientWrapper | None = 
     return RecordingClient(wrap(inner) if wrap else inner, journal)
 
 
+def _claim_run_id(repo_root: Path) -> str:
+    """A fresh run id whose run folder this call created: mkdir is atomic, so two runs started in
+    the same second (a batch) can never share an id."""
+    while True:
+        run_id = new_run_id()
+        try:
+            journal_path(repo_root, run_id).parent.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        return run_id
+
+
 def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool = False,
                    in_place: bool = False, wrap_client: ClientWrapper | None = None,
                    on_rate_limit: Callable[[dict[str, str]], None] | None = None) -> RunSession:
@@ -76,9 +88,13 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     config = load_config(repo_root, flags, os.environ)
     critics = [] if no_critics else load_critics(config.critics, repo_root)
     _require_keys(config, critics)
-    run_id = new_run_id()
+    run_id = _claim_run_id(repo_root)
     make = GitWorkspace.in_place if in_place else GitWorkspace.create
-    workspace = make(repo_root, run_id, slugify(task))
+    try:
+        workspace = make(repo_root, run_id, slugify(task))
+    except AgentError:
+        journal_path(repo_root, run_id).parent.rmdir()  # refused (a dirty tree): leave no trace
+        raise
     journal = _open_journal(journal_path(repo_root, run_id), config, critics)
     journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
                    worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
