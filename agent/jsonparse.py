@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
 
@@ -34,3 +38,14 @@ def extract_json_object(text: str) -> dict[str, Any]:
     if not stripped:
         raise ValueError("the answer was empty")
     raise ValueError("no JSON object found in the answer")
+
+
+def parse_answer(text: str, model: type[M]) -> M:
+    """The JSON object in a model's answer, validated as `model`; ValueError naming the first problem."""
+    data = extract_json_object(text)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        raise ValueError(f"{where}: {first['msg']}") from None

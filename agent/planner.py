@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ModelAPIError
-from agent.jsonparse import extract_json_object
+from agent.jsonparse import parse_answer
 from agent.llm.types import ChatRequest, Message, StreamCallbacks
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
@@ -46,13 +46,7 @@ def plan_json_schema() -> dict[str, Any]:
 
 def parse_plan(text: str, max_steps: int) -> Plan:
     """The plan in the planner's answer; ValueError with a reason the model can act on."""
-    data = extract_json_object(text)
-    try:
-        plan = Plan.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        raise ValueError(f"{where}: {first['msg']}") from None
+    plan = parse_answer(text, Plan)
     if len(plan.steps) > max_steps:
         raise ValueError(f"the plan has {len(plan.steps)} steps; at most {max_steps} are allowed")
     return plan

@@ -17,11 +17,32 @@ def _clip(text: str | None) -> str | None:
     return text[:JOURNAL_TEXT_LIMIT] + f"\n[... {len(text) - JOURNAL_TEXT_LIMIT} characters not journaled]"
 
 
-class RecordingClient:
+class DelegatingClient:
+    """Base of model-client decorators: everything not overridden goes to the wrapped client."""
+
+    def __init__(self, inner: ModelClient):
+        self.inner = inner
+
+    def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        return self.inner.complete(request, callbacks)
+
+    async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        return await self.inner.acomplete(request, callbacks)
+
+    def assistant_message(self, role: str, completion: Completion) -> Message:
+        return self.inner.assistant_message(role, completion)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
+class RecordingClient(DelegatingClient):
     """Wraps a ModelClient; each completed call becomes a `model_call` journal event."""
 
     def __init__(self, inner: ModelClient, journal: Journal):
-        self.inner = inner
+        super().__init__(inner)
         self.journal = journal
 
     def _record(self, request: ChatRequest, completion: Completion) -> None:
@@ -42,11 +63,3 @@ class RecordingClient:
         completion = await self.inner.acomplete(request, callbacks)
         self._record(request, completion)
         return completion
-
-    def assistant_message(self, role: str, completion: Completion) -> Message:
-        return self.inner.assistant_message(role, completion)
-
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()

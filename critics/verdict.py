@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.jsonparse import extract_json_object
+from agent.jsonparse import parse_answer
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -48,13 +48,7 @@ def parse_verdict(text: str) -> Verdict:
     An "approve" that carries blocking findings is read as "request_changes": the findings are
     the critic's real judgement, and the rules it was given say so.
     """
-    data = extract_json_object(text)
-    try:
-        verdict = Verdict.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        raise ValueError(f"{where}: {first['msg']}") from None
+    verdict = parse_answer(text, Verdict)
     if verdict.approved and verdict.blocking():
         verdict = verdict.model_copy(update={"verdict": "request_changes"})
     return verdict

@@ -18,8 +18,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
+from agent.llm.types import ChatRequest, Completion, StreamCallbacks
 from agent.protocols import ModelClient
+from agent.recorder import DelegatingClient
 
 WINDOW_S = 60.0
 SLICE_S = 1.0
@@ -178,11 +179,12 @@ def estimate_tokens(request: ChatRequest) -> int:
     return (len(text) + 3) // 4
 
 
-class LimitedClient:
+class LimitedClient(DelegatingClient):
     """Wraps a ModelClient: each call first acquires its estimated charge from the shared limiter."""
 
     def __init__(self, inner: ModelClient, limiter: RateLimiter, cancelled: Callable[[], bool] = lambda: False):
-        self.inner, self.limiter, self.cancelled = inner, limiter, cancelled
+        super().__init__(inner)
+        self.limiter, self.cancelled = limiter, cancelled
 
     def charge(self, request: ChatRequest) -> int:
         """Input tokens plus the completion budget the server will reserve for this call."""
@@ -204,11 +206,3 @@ class LimitedClient:
             raise KeyboardInterrupt
         await self.limiter.aacquire(self.charge(request))
         return await self.inner.acomplete(request, callbacks)
-
-    def assistant_message(self, role: str, completion: Completion) -> Message:
-        return self.inner.assistant_message(role, completion)
-
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
