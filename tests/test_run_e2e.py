@@ -132,3 +132,23 @@ def test_in_place_refuses_a_dirty_tree_and_leaves_no_trace(tmp_path, cli):
     assert (repo / "calc" / "stats.py").read_text() == "# my unsaved work\n"
     assert not list((repo / ".agent" / "runs").glob("*"))
     assert git(repo, "branch", "--list", "agent/*").strip() == ""
+
+
+def test_a_custom_critic_persona_judges_the_step(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    persona = repo / ".agent" / "critics" / "docs.md"
+    persona.parent.mkdir(parents=True)
+    persona.write_text("You are a senior technical writer. You judge docstrings and comments.\n")
+    script = demo_script()
+    script.turns.pop("qa")
+    script.turns["executor"] = script.turns["executor"][:4] + script.turns["executor"][7:]
+    script.defaults["docs"] = verdict()
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo, "fix the median", "--critics", "docs,security"))
+        docs = server.requests_for("docs")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["steps"][0]["verdicts"]) == {"docs", "security"}
+    system = docs[0].body["messages"][0]["content"]
+    assert system.startswith("You are a senior technical writer") and "RULES (all REQUIRED)" in system
+    assert "Docs: approve" in git(repo, "log", "-1", "--format=%(trailers)", report["branch"])
