@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from agent.batch.limiter import LimitedClient, RateLimiter, estimate_tokens
+from agent.batch.limiter import Admission, RateLimiter, estimate_tokens
 from agent.llm.types import ChatRequest
 from test_batch_support import VirtualClock, most_in_window
 
@@ -113,12 +113,30 @@ def test_async_callers_wait_without_blocking_the_loop():
 def test_a_call_is_charged_its_input_estimate_plus_its_completion_budget():
     request = ChatRequest(role="executor", messages=[{"role": "user", "content": "x" * 400}],
                           max_completion_tokens=2000)
-    client = LimitedClient(inner=None, limiter=RateLimiter())  # type: ignore[arg-type]
     assert 100 <= estimate_tokens(request) <= 120
-    assert client.charge(request) == estimate_tokens(request) + 2000
+    assert Admission.charge(request, 2000) == estimate_tokens(request) + 2000
 
 
 def test_a_cancelled_batch_interrupts_the_next_call():
-    client = LimitedClient(inner=None, limiter=RateLimiter(), cancelled=lambda: True)  # type: ignore[arg-type]
+    admit = Admission(RateLimiter(), cancelled=lambda: True)
     with pytest.raises(KeyboardInterrupt):
-        client.complete(ChatRequest(role="planner", messages=[]))
+        admit(ChatRequest(role="planner", messages=[]), 100)
+
+
+def test_every_attempt_is_admitted_with_its_budget_retries_included():
+    from agent.llm.client import LLMClient
+    from agent.llm.types import RoleSettings
+    from agent.testing import ErrorSpec, Script, ScriptedServer, Turn
+
+    seen: list[int] = []
+    script = Script(turns={"executor": [Turn(error=ErrorSpec(status=500, message="boom")),
+                                        Turn(content="", reasoning="long thoughts", finish_reason="length"),
+                                        Turn(content="done")]})
+    with ScriptedServer(script) as server:
+        settings = RoleSettings(model="zai-glm-4.7", base_url=server.base_url, api_key="unused", provider="cerebras",
+                                reasoning=True, max_completion_tokens=1000, temperature=1.0, top_p=0.95)
+        with LLMClient(lambda role: settings, sleep=lambda s: None,
+                       before_attempt=lambda request, budget: seen.append(budget)) as client:
+            completion = client.complete(ChatRequest(role="executor", messages=[{"role": "user", "content": "hi"}]))
+    assert completion.content == "done"
+    assert seen == [1000, 1000, 2000]  # the 500's retry, then the length retry with a doubled budget

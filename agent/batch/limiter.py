@@ -16,11 +16,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
-from agent.llm.types import ChatRequest, Completion, StreamCallbacks
-from agent.protocols import ModelClient
-from agent.recorder import DelegatingClient
+from agent.llm.types import ChatRequest
 
 WINDOW_S = 60.0
 SLICE_S = 1.0
@@ -150,10 +148,6 @@ class RateLimiter:
             self._paused_until = until
             self.stats.pauses.append((now, until, why))
 
-    def wrap(self, inner: ModelClient) -> "LimitedClient":
-        """A ModelClient that acquires from this limiter before each call (create_session's `wrap_client`)."""
-        return LimitedClient(inner, self)
-
 
 def _seconds(text: str | None) -> float | None:
     if text is None:
@@ -179,30 +173,18 @@ def estimate_tokens(request: ChatRequest) -> int:
     return (len(text) + 3) // 4
 
 
-class LimitedClient(DelegatingClient):
-    """Wraps a ModelClient: each call first acquires its estimated charge from the shared limiter."""
+class Admission:
+    """Admits each model request attempt through the shared limiter (the client's `before_attempt`)."""
 
-    def __init__(self, inner: ModelClient, limiter: RateLimiter, cancelled: Callable[[], bool] = lambda: False):
-        super().__init__(inner)
+    def __init__(self, limiter: RateLimiter, cancelled: Callable[[], bool] = lambda: False):
         self.limiter, self.cancelled = limiter, cancelled
 
-    def charge(self, request: ChatRequest) -> int:
-        """Input tokens plus the completion budget the server will reserve for this call."""
-        budget = request.max_completion_tokens
-        if budget is None:
-            settings_for: Any = getattr(self.inner, "settings_for", None)
-            budget = settings_for(request.role).max_completion_tokens if settings_for else 0
-        return estimate_tokens(request) + (budget or 0)
+    @staticmethod
+    def charge(request: ChatRequest, budget: int) -> int:
+        """Input tokens plus the completion budget the server will reserve for this attempt."""
+        return estimate_tokens(request) + budget
 
-    def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
-        if self.cancelled():
-            raise KeyboardInterrupt  # the run journals itself as interrupted and stays resumable
-        if not self.limiter.acquire(self.charge(request), self.cancelled):
+    def __call__(self, request: ChatRequest, budget: int) -> None:
+        # KeyboardInterrupt: the run journals itself as interrupted and stays resumable.
+        if self.cancelled() or not self.limiter.acquire(self.charge(request, budget), self.cancelled):
             raise KeyboardInterrupt
-        return self.inner.complete(request, callbacks)
-
-    async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
-        if self.cancelled():
-            raise KeyboardInterrupt
-        await self.limiter.aacquire(self.charge(request))
-        return await self.inner.acomplete(request, callbacks)

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, cast
 
-from agent.batch.limiter import LimitedClient, RateLimiter
+from agent.batch.limiter import Admission, RateLimiter
 from agent.batch.results import TargetResult, TargetStatus
 from agent.batch.spec import Target
 from agent.commands.run import create_session
 from agent.errors import AgentError, RunInterrupted
 from agent.journal import Event
 from agent.orchestrator import execute
-from agent.protocols import ModelClient
 from agent.report import Report, build_report
 from agent.session import RunSession
 from agent.summary import write_report
@@ -57,8 +56,8 @@ class BatchRun:
     cancel: threading.Event = field(default_factory=threading.Event)
     locks: RepoLocks = field(default_factory=RepoLocks)
 
-    def wrap(self, inner: ModelClient) -> ModelClient:
-        return LimitedClient(inner, self.limiter, self.cancel.is_set)
+    def admission(self) -> Admission:
+        return Admission(self.limiter, self.cancel.is_set)
 
 
 def run_target(target: Target, batch: BatchRun) -> TargetResult:
@@ -82,7 +81,7 @@ def run_target(target: Target, batch: BatchRun) -> TargetResult:
 def _create(target: Target, batch: BatchRun) -> RunSession:
     with batch.locks(target.repo):  # branch and worktree creation in one repository, one at a time
         return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
-                              wrap_client=batch.wrap, on_rate_limit=batch.limiter.observe)
+                              before_attempt=batch.admission(), on_rate_limit=batch.limiter.observe)
 
 
 def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:

@@ -19,7 +19,7 @@ from agent.llm.client import LLMClient
 from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
-from agent.protocols import ModelClient
+from agent.llm.types import ChatRequest
 from agent.recorder import RecordingClient
 from agent.redact import redact_obj
 from agent.report import Report, build_report
@@ -40,7 +40,8 @@ def _view_mode(json_out: bool, quiet: bool, console: Console) -> Mode:
     return "live" if console.is_terminal else "plain"
 
 
-ClientWrapper = Callable[[ModelClient], ModelClient]
+AttemptHook = Callable[[ChatRequest, int], None]
+RateLimitHook = Callable[[dict[str, str]], None]
 
 
 def _require_keys(config: AgentConfig, critics: list[Critic]) -> None:
@@ -56,10 +57,10 @@ def _open_journal(path: Path, config: AgentConfig, critics: list[Critic]) -> Jou
     return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets))
 
 
-def _client(config: AgentConfig, journal: Journal, wrap: ClientWrapper | None = None,
-            on_rate_limit: Callable[[dict[str, str]], None] | None = None) -> RecordingClient:
-    inner: ModelClient = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit)
-    return RecordingClient(wrap(inner) if wrap else inner, journal)
+def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook | None = None,
+            on_rate_limit: RateLimitHook | None = None) -> RecordingClient:
+    inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt)
+    return RecordingClient(inner, journal)
 
 
 def _claim_run_id(repo_root: Path) -> str:
@@ -75,12 +76,13 @@ def _claim_run_id(repo_root: Path) -> str:
 
 
 def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool = False,
-                   in_place: bool = False, wrap_client: ClientWrapper | None = None,
-                   on_rate_limit: Callable[[dict[str, str]], None] | None = None) -> RunSession:
+                   in_place: bool = False, before_attempt: AttemptHook | None = None,
+                   on_rate_limit: RateLimitHook | None = None) -> RunSession:
     """A new run of `task` on the repository at `repo`: branch, worktree, journal, model, critics.
 
-    `wrap_client` decorates the model client (a shared rate limiter); `on_rate_limit` sees every
-    response's rate-limit headers.
+    For a shared rate limiter: `before_attempt` admits every model request attempt (it may wait,
+    or raise KeyboardInterrupt to stop the run resumably); `on_rate_limit` sees every response's
+    rate-limit headers.
     """
     if not task.strip():
         raise UserError('the task is empty: say what to do, e.g. agent run "fix the failing test in tests/test_calc.py"')
@@ -99,7 +101,7 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
                    worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
                    flags=flags, no_critics=no_critics, config=config.redacted())
-    client = _client(config, journal, wrap_client, on_rate_limit)
+    client = _client(config, journal, before_attempt, on_rate_limit)
     return RunSession(run_id, task, config, workspace, journal, client, critics)
 
 

@@ -32,8 +32,12 @@ class LLMClient:
     def __init__(self, settings_for: Callable[[str], RoleSettings], ledger: UsageLedger | None = None, *,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  policy: RetryPolicy | None = None, on_rate_limit: RateLimitHook | None = None,
-                 asleep: Callable[[float], Awaitable[None]] | None = None):
+                 asleep: Callable[[float], Awaitable[None]] | None = None,
+                 before_attempt: Callable[[ChatRequest, int], None] | None = None):
         self.settings_for = settings_for
+        # Called before every attempt (retries included) with the request and that attempt's
+        # completion budget: a shared rate limiter admits each one, not just the first.
+        self.before_attempt = before_attempt
         self.ledger = ledger
         self.policy = policy or RetryPolicy()
         self.on_rate_limit = on_rate_limit
@@ -115,6 +119,8 @@ class LLMClient:
 
     def _attempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
+        if self.before_attempt is not None:
+            self.before_attempt(call.request, call.budget)
         sdk = self._sync_client(call.settings)
         started = self._clock()
         stream = sdk.chat.completions.create(**call.kwargs())
@@ -130,6 +136,8 @@ class LLMClient:
 
     async def _aattempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
+        if self.before_attempt is not None:
+            await asyncio.to_thread(self.before_attempt, call.request, call.budget)
         sdk = self._async_client(call.settings)
         started = self._clock()
         stream = await sdk.chat.completions.create(**call.kwargs())
