@@ -32,8 +32,9 @@ class ModelClient(Protocol):
 class Workspace(Protocol):
     root: Path
 
-    def diff(self, base: str) -> str:
-        """Unified diff of the working tree (tracked and untracked files) against commit `base`."""
+    def diff(self, base: str | None = None) -> str:
+        """Unified diff of the working tree (tracked and untracked files) against `base`
+        (default: the last commit, i.e. the current step's changes)."""
         ...
 
     def commit(self, message: str, trailers: dict[str, str]) -> str:
