@@ -440,3 +440,15 @@ def test_write_file_result_for_git_ignored_paths_still_writes(repo: Path) -> Non
     assert result.text == "Created build/gen.py (1 line, 5 bytes)."
     assert git(repo, "status", "--porcelain", "--ignored").count("build/") == 1
     assert os.path.exists(repo / "build" / "gen.py")
+
+
+def test_write_patch_honours_the_users_extra_secret_globs(tmp_path):
+    from tools.paths import DEFAULT_SECRET_GLOBS
+
+    (tmp_path / "deploy.secret").write_text("token = 1\n")
+    patch = "--- a/deploy.secret\n+++ b/deploy.secret\n@@ -1 +1 @@\n-token = 1\n+token = 2\n"
+    call = ToolCall(id="1", name="write_patch", arguments=json.dumps({"patch": patch}))
+    ctx = ToolContext(root=tmp_path, secret_globs=(*DEFAULT_SECRET_GLOBS, "*.secret"))
+    result = dispatch(call, ctx)
+    assert result.is_error and "secret files" in result.text
+    assert (tmp_path / "deploy.secret").read_text() == "token = 1\n"

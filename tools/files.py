@@ -172,5 +172,5 @@ def write_patch(args: WritePatchArgs, ctx: ToolContext) -> ToolResult:
     else:
         from tools.patch import apply_patch  # the engine is its own package; loaded only when used
 
-        outcome = apply_patch(args.patch, ctx.root)
+        outcome = apply_patch(args.patch, ctx.root, secret_globs=ctx.secret_globs)
     return ToolResult(outcome.message, is_error=not outcome.ok, data={"applied": bool(outcome.ok)})

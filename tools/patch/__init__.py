@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.paths import DEFAULT_SECRET_GLOBS
+
 from tools.patch.apply import CommitError, commit
 from tools.patch.detect import parse_patch
 from tools.patch.engine import plan
@@ -20,14 +22,16 @@ from tools.patch.tree import VirtualTree
 __all__ = ["FileOutcome", "HunkOutcome", "PatchResult", "apply_patch"]
 
 
-def apply_patch(text: str, root: Path, *, dry_run: bool = False) -> PatchResult:
-    """Apply `text` to the repository at `root` atomically; with dry_run, only check it."""
+def apply_patch(text: str, root: Path, *, dry_run: bool = False,
+                secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> PatchResult:
+    """Apply `text` to the repository at `root` atomically; with dry_run, only check it.
+    Files matching `secret_globs` are refused like any path outside the repository."""
     try:
         parsed = parse_patch(text)
     except PatchParseError as exc:
         return PatchResult(False, f"Patch refused; no file was changed. Could not read the patch: {exc}.",
                            dry_run=dry_run)
-    tree = VirtualTree(root)
+    tree = VirtualTree(root, secret_globs)
     files = plan(parsed, tree)
     if not all(f.ok for f in files):
         return PatchResult(False, refusal_text(files), files, parsed.format, dry_run)

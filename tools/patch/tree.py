@@ -8,7 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tools.paths import PathRefused, confine
+from tools.paths import DEFAULT_SECRET_GLOBS, PathRefused, confine
 from tools.patch.textfile import TextFile, decode
 
 
@@ -37,8 +37,9 @@ class Entry:
 class VirtualTree:
     """Planned file states over a real directory, keyed by normalised relative path."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> None:
         self.root = root
+        self.secret_globs = secret_globs
         self.entries: dict[str, Entry] = {}
 
     def entry(self, rel: str) -> Entry:
@@ -47,7 +48,7 @@ class VirtualTree:
         key = _normal(rel)
         if key not in self.entries:
             try:
-                target = confine(self.root, key)
+                target = confine(self.root, key, secret_globs=self.secret_globs)
             except PathRefused as exc:
                 raise EditRefused(str(exc)) from None
             self.entries[key] = _load(key, target)
