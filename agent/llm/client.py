@@ -123,13 +123,16 @@ class LLMClient:
             self.before_attempt(call.request, call.budget)
         sdk = self._sync_client(call.settings)
         started = self._clock()
-        stream = sdk.chat.completions.create(**call.kwargs())
+        # cast_to=object: the SDK decodes the SSE stream and raises its errors, but hands each chunk
+        # over as parsed JSON instead of building a model object per token.
+        stream = sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
+                          stream=True, stream_cls=openai.Stream[object])
         with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
             try:
                 for chunk in stream:
-                    assembler.feed(chunk.to_dict())
+                    assembler.feed(chunk)
             except openai.APIConnectionError:
                 _reraise_unless_finished(assembler)
         return assembler.finish()
@@ -140,13 +143,14 @@ class LLMClient:
             await asyncio.to_thread(self.before_attempt, call.request, call.budget)
         sdk = self._async_client(call.settings)
         started = self._clock()
-        stream = await sdk.chat.completions.create(**call.kwargs())
+        stream = await sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
+                                stream=True, stream_cls=openai.AsyncStream[object])
         async with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
             try:
                 async for chunk in stream:
-                    assembler.feed(chunk.to_dict())
+                    assembler.feed(chunk)
             except openai.APIConnectionError:
                 _reraise_unless_finished(assembler)
         return assembler.finish()

@@ -36,28 +36,33 @@ class CallState:
         self.length_retried = False
         self.spent = Usage()  # tokens of attempts that completed but were not the answer
 
-    def kwargs(self) -> dict[str, Any]:
-        """The arguments of `chat.completions.create` for the next attempt."""
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the next attempt, exactly as it goes on the wire.
+
+        The client posts it as is rather than through `chat.completions.create`, whose typed
+        parameters the SDK re-walks recursively on every call: ~17 ms for an 80-message history,
+        against 0.5 ms to serialise it. Our messages are plain JSON already.
+        """
         request, settings = self.request, self.settings
-        kwargs: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": settings.model,
             "messages": request.messages,
             "stream": True,
             "max_completion_tokens": self.budget,
             "temperature": DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature,
             "top_p": DEFAULT_TOP_P if settings.top_p is None else settings.top_p,
-            "extra_headers": {"X-Agent-Role": request.role},
-            "timeout": settings.timeout_s,
         }
         if self.profile.stream_usage:
-            kwargs["stream_options"] = {"include_usage": True}
+            body["stream_options"] = {"include_usage": True}
         if request.tools:
-            kwargs["tools"] = request.tools
+            body["tools"] = request.tools
         if request.response_format is not None:
-            kwargs["response_format"] = request.response_format
-        if self.extra_body:
-            kwargs["extra_body"] = self.extra_body
-        return kwargs
+            body["response_format"] = request.response_format
+        return {**body, **self.extra_body}
+
+    def options(self) -> dict[str, Any]:
+        """The SDK request options of the next attempt: the role header and the timeout."""
+        return {"headers": {"X-Agent-Role": self.request.role}, "timeout": self.settings.timeout_s}
 
     def begin_attempt(self) -> None:
         self.attempts.count += 1
