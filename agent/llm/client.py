@@ -7,10 +7,13 @@ retry policy lives in `agent.llm.retry`. Every request streams and carries `X-Ag
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import threading
 import time
 from typing import Any, Awaitable, Callable
 
+import httpx2
 import openai
 
 from agent.llm.profiles import Profile, profile_for
@@ -192,7 +195,8 @@ class LLMClient:
         key = (settings.base_url, settings.api_key or _NO_KEY)
         with self._lock:
             if key not in self._sync_clients:
-                self._sync_clients[key] = openai.OpenAI(base_url=key[0], api_key=key[1], max_retries=0)
+                self._sync_clients[key] = openai.OpenAI(base_url=key[0], api_key=key[1], max_retries=0,
+                                                        http_client=openai.DefaultHttpxClient(verify=_tls_context()))
             return self._sync_clients[key]
 
     def _async_client(self, settings: RoleSettings) -> openai.AsyncOpenAI:
@@ -200,8 +204,18 @@ class LLMClient:
         key = (settings.base_url, settings.api_key or _NO_KEY, id(asyncio.get_running_loop()))
         with self._lock:
             if key not in self._async_clients:
-                self._async_clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=key[1], max_retries=0)
+                self._async_clients[key] = openai.AsyncOpenAI(
+                    base_url=key[0], api_key=key[1], max_retries=0,
+                    http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()))
             return self._async_clients[key]
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The TLS context every SDK client of this process shares, built as the HTTP library builds
+    its default (trust store and SSL_CERT_* variables): loading the CA certificates costs ~25 ms,
+    once per process instead of once per run."""
+    return httpx2.create_ssl_context()
 
 
 def _reraise_unless_finished(assembler: StreamAssembler) -> None:
