@@ -18,18 +18,13 @@ DEMO_FIXTURE = "calc_bug"
 DEMO_TASK = "Fix the failing median test, and make sure every statistic rejects empty input"
 
 
-def fixtures_dir() -> Path:
-    """workspace_fixtures/ beside the package (the source checkout the README installs from)."""
-    folder = Path(__file__).resolve().parents[2] / "workspace_fixtures"
-    if not folder.is_dir():
-        raise UserError(f"agent demo needs the workspace fixtures of the source checkout; not found at {folder}")
-    return folder
-
-
 def make_demo_repo(parent: Path) -> Path:
-    """A fresh git repository holding a copy of the demo fixture, with one commit."""
+    """A fresh git repository holding a copy of the demo fixture (shipped as package data), with one commit."""
     repo = parent / DEMO_FIXTURE
-    shutil.copytree(fixtures_dir() / DEMO_FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with resources.as_file(resources.files("workspace_fixtures") / DEMO_FIXTURE) as fixture:
+        if not fixture.is_dir():
+            raise UserError(f"the demo fixture is missing from this installation ({fixture})")
+        shutil.copytree(fixture, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"],
                  ["-c", "user.name=demo", "-c", "user.email=demo@localhost", "commit", "-q", "-m", "calc: initial"]):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
