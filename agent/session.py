@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from agent.config import AgentConfig
+from agent.errors import UserError
 from agent.executor import Executor, ExecutorLimits, StepOutcome
 from agent.gate import Gate, GateResult, StepUnderReview
 from agent.journal import Journal
@@ -145,5 +147,11 @@ class RunSession:
         return {**trailers, "Agent-Run": self.run_id}
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def journal_path(repo_root: Path, run_id: str) -> Path:
+    """Where run `run_id` keeps its journal; a run id that is not a plain name is a UserError."""
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise UserError(f"invalid run id {run_id!r} (see: agent runs)")
     return repo_root / ".agent" / "runs" / run_id / "events.jsonl"

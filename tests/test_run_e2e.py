@@ -152,3 +152,10 @@ def test_a_custom_critic_persona_judges_the_step(tmp_path, cli):
     system = docs[0].body["messages"][0]["content"]
     assert system.startswith("You are a senior technical writer") and "RULES (all REQUIRED)" in system
     assert "Docs: approve" in git(repo, "log", "-1", "--format=%(trailers)", report["branch"])
+
+
+def test_a_run_id_is_a_name_not_a_path(tmp_path, cli):
+    repo = make_repo(tmp_path / "r")
+    for command in ("show", "resume", "undo"):
+        result = cli(command, "../../elsewhere", "--repo", str(repo))
+        assert result.exit_code == 2 and "invalid run id" in result.stderr and "Traceback" not in result.stderr
