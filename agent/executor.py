@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 from agent.errors import ContextLengthError
 from agent.history import compact_history, drop_old_tool_outputs
+from agent.llm.tokens import estimate_tokens
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks, ToolCall
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
@@ -42,6 +43,7 @@ class ExecutorLimits:
     max_tool_calls: int = 40
     repeat_nudge_at: int = 3  # identical consecutive calls that earn a nudge
     max_idle_turns: int = 3  # replies without a tool call before the step is blocked
+    prompt_tokens: int | None = None  # shrink the history before a request would exceed this
 
 
 @dataclass
@@ -121,21 +123,32 @@ class Executor:
             self.edited_since_tests = False
 
     def _ask(self) -> Completion:
-        """One executor request; on a context-length error shrink the history and try again."""
+        """One executor request. The history is shrunk first when it would not fit the prompt
+        budget, and again on a context-length error (the server counts tokens its own way)."""
         shrinkers = [drop_old_tool_outputs, compact_history]
+        while self._over_budget() and self._shrink(shrinkers):
+            pass
         while True:
             request = ChatRequest(role="executor", messages=self.messages, tools=self.tools.schemas,
                                   preserve_thinking=True, step=self.step_id)
             try:
                 return self.client.complete(request, self.callbacks)
             except ContextLengthError:
-                while shrinkers:
-                    shrunk = shrinkers.pop(0)(self.messages)
-                    if shrunk is not None:
-                        self.messages = shrunk
-                        break
-                else:
+                if not self._shrink(shrinkers):
                     raise
+
+    def _shrink(self, shrinkers: list[Callable[[list[Message]], list[Message] | None]]) -> bool:
+        """Apply the next shrinker that changes the history; False when none is left."""
+        while shrinkers:
+            shrunk = shrinkers.pop(0)(self.messages)
+            if shrunk is not None:
+                self.messages = shrunk
+                return True
+        return False
+
+    def _over_budget(self) -> bool:
+        budget = self.limits.prompt_tokens
+        return budget is not None and estimate_tokens(self.messages, self.tools.schemas) > budget
 
 
 def _normalise_args(arguments: str) -> str:

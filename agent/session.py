@@ -100,8 +100,10 @@ class RunSession:
         )
         step_id = f"step-{index + 1}"
         tools = JournaledTools(self.tool_context(), self.journal, step_id, self.hooks)
-        executor = Executor(self.client, tools, ExecutorLimits(max_tool_calls=self.config.max_tool_calls),
-                            callbacks=self.hooks.executor)
+        # The window holds the prompt and the answer: what the answer may use is not the prompt's.
+        prompt_tokens = self.config.context_budget - self.config.role_settings("executor").max_completion_tokens
+        limits = ExecutorLimits(max_tool_calls=self.config.max_tool_calls, prompt_tokens=max(prompt_tokens, 1024))
+        executor = Executor(self.client, tools, limits, callbacks=self.hooks.executor)
         executor.start(render_prompt("executor"), prompt, step_id)
         return executor
 

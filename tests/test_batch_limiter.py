@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from agent.batch.limiter import Admission, RateLimiter, estimate_tokens
+from agent.batch.limiter import Admission, RateLimiter
+from agent.llm.tokens import estimate_tokens
 from agent.llm.types import ChatRequest
 from test_batch_support import VirtualClock, most_in_window
 
@@ -113,8 +114,8 @@ def test_async_callers_wait_without_blocking_the_loop():
 def test_a_call_is_charged_its_input_estimate_plus_its_completion_budget():
     request = ChatRequest(role="executor", messages=[{"role": "user", "content": "x" * 400}],
                           max_completion_tokens=2000)
-    assert 100 <= estimate_tokens(request) <= 120
-    assert Admission.charge(request, 2000) == estimate_tokens(request) + 2000
+    assert 100 <= estimate_tokens(request.messages) <= 120
+    assert Admission.charge(request, 2000) == estimate_tokens(request.messages) + 2000
 
 
 def test_a_cancelled_batch_interrupts_the_next_call():

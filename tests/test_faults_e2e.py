@@ -67,3 +67,21 @@ def test_a_refused_key_is_one_line_and_exit_2(tmp_path, cli):
     lines = [line for line in result.stderr.splitlines() if line.startswith("agent:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert json.loads(result.stdout)["status"] == "error"
+
+
+def test_the_executor_shrinks_its_history_before_it_would_exceed_the_context_budget(tmp_path, cli):
+    from agent.llm.tokens import estimate_tokens
+
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / ".agent.toml").write_text("context_budget = 4096\n[roles.executor]\nmax_completion_tokens = 1500\n"
+                                      "[roles.planner]\nmax_completion_tokens = 2000\n")
+    script = demo_script()
+    script.context_limit = 6000  # the server refuses longer requests with Cerebras' context-length 400
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo))
+        bodies = executor_requests(server)
+        statuses = {r.status for r in server.requests}
+    assert result.exit_code == 0, result.stderr
+    assert statuses == {200}  # nothing was refused: the history fit before it was sent
+    assert any(m.get("content") == DROPPED for b in bodies for m in b["messages"])
+    assert all(estimate_tokens(b["messages"], b["tools"]) <= 4096 - 1500 for b in bodies)

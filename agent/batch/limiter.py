@@ -11,13 +11,13 @@ The clock and sleep are injected so tests run in virtual time.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+from agent.llm.tokens import estimate_tokens
 from agent.llm.types import ChatRequest
 
 WINDOW_S = 60.0
@@ -165,14 +165,6 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     return _seconds(headers.get("retry-after"))  # an HTTP date is left to the client's own retry
 
 
-def estimate_tokens(request: ChatRequest) -> int:
-    """Input tokens of a request, about four characters a token: messages and tool schemas."""
-    text = json.dumps(request.messages, ensure_ascii=False, separators=(",", ":"))
-    if request.tools:
-        text += json.dumps(request.tools, ensure_ascii=False, separators=(",", ":"))
-    return (len(text) + 3) // 4
-
-
 class Admission:
     """Admits each model request attempt through the shared limiter (the client's `before_attempt`)."""
 
@@ -182,7 +174,7 @@ class Admission:
     @staticmethod
     def charge(request: ChatRequest, budget: int) -> int:
         """Input tokens plus the completion budget the server will reserve for this attempt."""
-        return estimate_tokens(request) + budget
+        return estimate_tokens(request.messages, request.tools) + budget
 
     def __call__(self, request: ChatRequest, budget: int) -> None:
         # KeyboardInterrupt: the run journals itself as interrupted and stays resumable.
