@@ -19,7 +19,7 @@ from agent.commands.batch import batch_command
 from agent.testing import ErrorSpec, Turn
 from conftest import git
 from test_batch_support import (
-    SEVEN_IDS, SEVEN_TARGETS, VirtualClock, make_repos, most_in_window, planner, planner_count, read_results,
+    SEVEN_IDS, SEVEN_TARGETS, VirtualClock, executor, make_repos, most_in_window, planner, planner_count, read_results,
     scripted_server, write_spec,
 )
 
@@ -133,3 +133,31 @@ def test_one_limiter_paces_every_job_and_a_429_pauses_them_all(tmp_path):
     assert most_in_window(limiter.admissions) <= 4 and max(limiter.admissions) >= 120
     (paused_at, until, why), = [p for p in limiter.stats.pauses if p[2] == "retry-after"]
     assert until - paused_at == 0.5 and not [t for t in limiter.admissions if paused_at < t < until]
+
+
+def test_an_interrupted_batch_continues_its_runs_on_resume(tmp_path):
+    make_repos(tmp_path)
+    results = tmp_path / "r.jsonl"
+    targets = "  - repo: calc\n    vars: {path: calc/stats.py}\n  - repo: users\n    vars: {path: users/store.py}\n"
+    with scripted_server() as server:
+        server.set_responder("executor", lambda body, role: executor(body, role).model_copy(update={"delay_s": 1.5}))
+        spec = write_spec(tmp_path / "batch.yaml", server, targets, no_critics=True)
+        args = [sys.executable, "-m", "agent", "batch", str(spec), "--jobs", "2", "--results", str(results)]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(server.requests_for("executor")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)  # both targets are inside their step
+        assert proc.wait(timeout=60) == 130
+        interrupted = {line["target"]: line["run_id"] for line in read_results(results)}
+        assert set(interrupted) == {"calc:calc/stats.py", "users:users/store.py"} and all(interrupted.values())
+        assert {line["status"] for line in read_results(results)} == {"interrupted"}
+
+        server.set_responder("executor", executor)
+        plans = planner_count(server)
+        resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+        assert planner_count(server) == plans  # the plans were journaled: the runs went on, not over
+    final = {line["target"]: line for line in read_results(results) if line["status"] != "interrupted"}
+    assert {t: line["run_id"] for t, line in final.items()} == interrupted  # the same runs finished
+    assert all(line["status"] == "succeeded" and len(line["commits"]) == 1 for line in final.values())

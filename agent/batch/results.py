@@ -48,20 +48,27 @@ class ResultsFile:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def finished(self) -> dict[str, TargetResult]:
-        """The results already recorded, by target id (the last line wins); torn or foreign lines are skipped."""
-        done: dict[str, TargetResult] = {}
+    def latest(self) -> dict[str, TargetResult]:
+        """The last recorded result of each target id; torn or foreign lines are skipped."""
+        last: dict[str, TargetResult] = {}
         if not self.path.is_file():
-            return done
+            return last
         with self.path.open(encoding="utf-8") as handle:
             for line in handle:
                 try:
                     result = TargetResult.model_validate_json(line)
                 except ValidationError:
                     continue
-                if result.status != "interrupted":
-                    done[result.target] = result
-        return done
+                last[result.target] = result
+        return last
+
+    def finished(self) -> dict[str, TargetResult]:
+        """The targets that ran to an end, by id; an interrupted one is not finished."""
+        return {target: r for target, r in self.latest().items() if r.status != "interrupted"}
+
+    def interrupted_runs(self) -> dict[str, str]:
+        """Target id → run id of each target whose last run was interrupted: `--resume` continues it."""
+        return {target: r.run_id for target, r in self.latest().items() if r.status == "interrupted" and r.run_id}
 
     def append(self, result: TargetResult) -> None:
         """One line, flushed and fsynced before returning; starts on a new line after a torn one."""

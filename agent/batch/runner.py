@@ -18,8 +18,8 @@ from typing import Any, Callable, cast
 from agent.batch.limiter import Admission, RateLimiter
 from agent.batch.results import TargetResult, TargetStatus
 from agent.batch.spec import Target
-from agent.commands.run import create_session
-from agent.errors import AgentError, RunInterrupted
+from agent.commands.run import create_session, resume_session
+from agent.errors import AgentError, RunInterrupted, UserError
 from agent.journal import Event
 from agent.orchestrator import execute
 from agent.report import Report, build_report
@@ -55,6 +55,7 @@ class BatchRun:
     on_event: EventListener | None = None  # (target id, journal event), for the progress view
     cancel: threading.Event = field(default_factory=threading.Event)
     locks: RepoLocks = field(default_factory=RepoLocks)
+    resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
 
     def admission(self) -> Admission:
         return Admission(self.limiter, self.cancel.is_set)
@@ -79,9 +80,16 @@ def run_target(target: Target, batch: BatchRun) -> TargetResult:
 
 
 def _create(target: Target, batch: BatchRun) -> RunSession:
+    """The target's interrupted run, continued from its journal; else a new run."""
+    hooks = {"before_attempt": batch.admission(), "on_rate_limit": batch.limiter.observe}
     with batch.locks(target.repo):  # branch and worktree creation in one repository, one at a time
-        return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
-                              before_attempt=batch.admission(), on_rate_limit=batch.limiter.observe)
+        run_id = batch.resume_runs.get(target.id)
+        if run_id is not None:
+            try:
+                return resume_session(run_id, target.repo, batch.flags, **hooks)
+            except UserError as exc:  # finished meanwhile, or its branch was removed: start afresh
+                log.warning("target %s: run %s cannot be continued (%s); starting a new run", target.id, run_id, exc)
+        return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics, **hooks)
 
 
 def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:

@@ -38,7 +38,8 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     store = ResultsFile(results or default_results(spec))
     done = _previous_results(store, resume)
     todo = [t for t in targets if t.id not in done]
-    batch = BatchRun(batch_spec.flags(), limiter or shared_limiter(configs), no_critics=batch_spec.no_critics)
+    batch = BatchRun(batch_spec.flags(), limiter or shared_limiter(configs), no_critics=batch_spec.no_critics,
+                     resume_runs=store.interrupted_runs() if resume else {})
     view = BatchView(console, todo, skipped=len(targets) - len(todo))
     batch.on_event = view.on_event
     with view:
@@ -103,7 +104,9 @@ def _previous_results(store: ResultsFile, resume: bool) -> dict[str, TargetResul
 
 def _recorder(store: ResultsFile, view: BatchView) -> Callable[[TargetResult], None]:
     def record(result: TargetResult) -> None:
-        if result.status != "interrupted":  # it is run again on --resume
+        # An interrupted target is continued by --resume from its run's journal; one that never
+        # started a run has nothing to continue and is simply run again.
+        if result.status != "interrupted" or result.run_id:
             store.append(result)
         view.finish(result)
 

@@ -114,7 +114,16 @@ def run_command(task: str, repo: Path, flags: dict[str, Any], *, no_critics: boo
 
 def resume_command(run_id: str, repo: Path, flags: dict[str, Any] | None = None, *, json_out: bool, quiet: bool,
                    scripted: bool = False) -> int:
-    """Continue run `run_id` from its journal; approved steps are not redone."""
+    """`agent resume`: continue run `run_id` at the terminal; approved steps are not redone."""
+    return drive(resume_session(run_id, repo, flags), json_out=json_out, quiet=quiet, scripted=scripted)
+
+
+def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None, *,
+                   before_attempt: AttemptHook | None = None, on_rate_limit: RateLimitHook | None = None) -> RunSession:
+    """Run `run_id` rebuilt from its journal, its worktree back at the last approved step.
+
+    `flags` override the run's own; the hooks are those of `create_session`.
+    """
     repo_root = open_repo(repo)
     path = journal_path(repo_root, run_id)
     if not path.is_file():
@@ -134,9 +143,8 @@ def resume_command(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
     journal = _open_journal(path, config, critics)
     journal.append("run_resumed", approved=sorted(approved))
-    client = _client(config, journal)
-    session = RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
-    return drive(session, json_out=json_out, quiet=quiet, scripted=scripted)
+    client = _client(config, journal, before_attempt, on_rate_limit)
+    return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
 
 
 def _interrupt(signum: int, frame: object) -> None:
