@@ -204,3 +204,26 @@ def test_model_api_failure_exits_3_and_a_bad_ref_exits_2(cli, tmp_path: Path) ->
         assert result.exit_code == 3, result.stderr
         bad_ref = review(cli, server, repo, "--base", "no-such-branch")
     assert bad_ref.exit_code == 2 and "no-such-branch" in bad_ref.stderr
+
+
+def test_a_part_the_server_finds_too_long_is_reviewed_in_halves(cli, tmp_path: Path) -> None:
+    repo = pr_repo(tmp_path)
+    too_long = Turn(error=ErrorSpec(status=400, type="invalid_request_error", code="context_length_exceeded",
+                                    message="Please reduce the length of the messages or completion. "
+                                            "Current length is 140000 while limit is 131072"))
+    normal = responder()
+
+    def security(body: dict[str, Any], role: str) -> Turn:
+        files = re.findall(r"^FILE: (\S+)", body["messages"][-1]["content"], flags=re.M)
+        return too_long if len(files) > 1 else normal(body, role)  # only one file at a time fits
+
+    with scripted() as server:
+        server.set_responder("security", security)
+        result = review(cli, server, repo, "--critics", "security", "--format", "json")
+        asked = len(server.requests_for("security"))
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert asked > 2  # the whole diff, then halves until each file fit
+    messages = [f["message"] for f in data["findings"]]
+    assert "hard-coded API key" in messages and "f1 has no input validation" in messages
+    assert not any("too long" in m for m in messages)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from agent.errors import ContextLengthError
 from agent.llm.types import ChatRequest, Message
 from agent.prompting import load_prompt, render_prompt
 from agent.protocols import ModelClient
@@ -78,7 +79,8 @@ def response_format(structured: bool) -> dict[str, Any] | None:
 
 @dataclass
 class ReviewRun:
-    """Every critic on every part, concurrently; a model API failure ends the whole review."""
+    """Every critic on every part, concurrently; a model API failure (other than a part too long
+    for the context, which is halved) ends the whole review."""
 
     client: ModelClient
     critics: list[Critic]
@@ -95,12 +97,25 @@ class ReviewRun:
             return _results(futures)
 
     def _judge(self, critic: Critic, part: DiffPart, pr: str) -> PartVerdict:
-        messages: list[Message] = [{"role": "system", "content": critic.system_prompt},
-                                   {"role": "user", "content": user_message(part, pr)}]
-        result = self._converse(critic, part, messages)
+        result = self._judge_fitting(critic, part, pr)
         if self.on_verdict is not None:
             self.on_verdict(result)
         return result
+
+    def _judge_fitting(self, critic: Critic, part: DiffPart, pr: str) -> PartVerdict:
+        """The verdict on `part`; a part the server finds too long (its count of tokens is not
+        ours) is judged in halves, and one that cannot be halved fails closed."""
+        messages: list[Message] = [{"role": "system", "content": critic.system_prompt},
+                                   {"role": "user", "content": user_message(part, pr)}]
+        try:
+            return self._converse(critic, part, messages)
+        except ContextLengthError:
+            halves = _halves(part)
+            if halves is None:
+                return PartVerdict(critic.name, part.index, _too_long(critic.name, part), readable=False)
+            verdicts = [self._judge_fitting(critic, half, pr) for half in halves]
+            return PartVerdict(critic.name, part.index, _combined([v.verdict for v in verdicts]),
+                               readable=all(v.readable for v in verdicts))
 
     def _converse(self, critic: Critic, part: DiffPart, messages: list[Message]) -> PartVerdict:
         error = ""
@@ -125,6 +140,31 @@ def _results(futures: list[Future[PartVerdict]]) -> list[PartVerdict]:
         for future in futures:
             future.cancel()
         raise
+
+
+def _halves(part: DiffPart) -> tuple[DiffPart, DiffPart] | None:
+    """The part's files and hunks in two halves (they are joined by blank lines, which no hunk holds)."""
+    units = part.text.split("\n\n")
+    if len(units) < 2:
+        return None
+    first, second = units[: len(units) // 2], units[len(units) // 2:]
+    return (DiffPart(part.index, part.total, part.files, "\n\n".join(first)),
+            DiffPart(part.index, part.total, part.files, "\n\n".join(second)))
+
+
+def _combined(verdicts: list[Verdict]) -> Verdict:
+    approved = all(v.approved for v in verdicts)
+    return Verdict(verdict="approve" if approved else "request_changes",
+                   findings=[f for v in verdicts for f in v.findings])
+
+
+def _too_long(critic: str, part: DiffPart) -> Verdict:
+    """Fail closed: a hunk the model's context cannot hold is not reviewed, and says so."""
+    return Verdict(verdict="request_changes", findings=[Finding(
+        severity="medium",
+        message=f"part {part.index} of {part.total} holds a hunk too long for the model's context; "
+                f"{', '.join(part.files)} were not reviewed by the {critic} critic",
+    )])
 
 
 def _unreadable(critic: str, part: DiffPart, error: str) -> Verdict:
