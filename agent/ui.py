@@ -148,7 +148,9 @@ class RunView:
 
     def on_tool_result(self, call: ToolCall, result: ToolResult) -> None:
         self._flush_streams()
-        first = (result.text.strip().splitlines() or [""])[0][:100]
+        # The first line that says something: a test run's output opens by echoing its command.
+        lines = [line for line in result.text.strip().splitlines() if not line.startswith("$ ")]
+        first = (lines or [""])[0][:100]
         args = call.arguments if len(call.arguments) <= 80 else call.arguments[:77] + "..."
         style = "red" if result.is_error else "blue"
         self._print(Text(f"  ⚙ {call.name} {args} → {first}", style=style))
