@@ -4,6 +4,7 @@ while it is read, and a timeout kills the whole process group."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import select
@@ -111,7 +112,8 @@ def bwrap_argv(cmd: str, cwd: Path, home: str | None, search_path: str = "") -> 
     return [*argv, "--chdir", str(cwd), "/bin/sh", "-c", cmd]
 
 
-def _toolchain_dirs(home: Path, search_path: str, *, exact: bool = False) -> list[Path]:
+@functools.cache
+def _toolchain_dirs(home: Path, search_path: str, *, exact: bool = False) -> tuple[Path, ...]:
     """Folders under a hidden root (`$HOME`, `/tmp`) the command needs to run: the interpreter
     (pyenv, a venv), its import path (user site-packages, editable installs) and PATH entries such
     as ~/.local/bin. Under $HOME a tool's whole top folder is kept (~/.pyenv); with `exact`, only
@@ -131,8 +133,9 @@ def _toolchain_dirs(home: Path, search_path: str, *, exact: bool = False) -> lis
         chosen = path if exact or top in SHARED_HOME_DIRS else home / top
         if chosen not in keep:
             keep.append(chosen)
-    # Nested choices are covered by their parents; bind each tree once.
-    return [p for p in keep if not any(other in p.parents for other in keep)]
+    # Nested choices are covered by their parents; bind each tree once. Cached: the interpreter's
+    # folders do not move while it runs, and resolving them costs milliseconds per test run.
+    return tuple(p for p in keep if not any(other in p.parents for other in keep))
 
 
 def _git_dirs(cwd: Path) -> list[Path]:
