@@ -106,6 +106,8 @@ def test_runs_show_and_undo(tmp_path, cli):
         report = json.loads(cli(*run_args(server, repo)).stdout)
     listing = cli("runs", "--repo", str(repo))
     assert report["run_id"] in listing.stdout and "succeeded" in listing.stdout
+    narrow = cli("runs", "--repo", str(repo), env={"COLUMNS": "60"})
+    assert report["run_id"] in narrow.stdout  # the id users copy is never cut short
     shown = json.loads(cli("show", report["run_id"], "--repo", str(repo), "--json").stdout)
     assert shown == report
     assert cli("undo", report["run_id"], "--repo", str(repo)).exit_code == 0

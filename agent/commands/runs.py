@@ -34,8 +34,12 @@ def runs_command(repo: Path) -> int:
         console.print("no runs yet")
         return 0
     table = Table(box=None)
-    for column in ("run", "status", "steps", "branch", "task"):
-        table.add_column(column)
+    # The run id is what users copy into show, resume and undo: it never wraps or shortens.
+    table.add_column("run", no_wrap=True, min_width=max(len(i) for i in ids))
+    table.add_column("status", no_wrap=True)
+    table.add_column("steps", no_wrap=True)
+    table.add_column("branch", overflow="fold")
+    table.add_column("task", ratio=1)
     for run_id in ids:
         try:
             r = build_report(journal_path(repo_root, run_id))
