@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from agent.jsonparse import strict_json_format
 from agent.llm.types import ChatRequest, Message, ToolCall
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
@@ -118,7 +119,7 @@ class Gate:
         # A strict schema would forbid the tool call the qa critic may make first.
         if not self.structured or (tools and test_runs < QA_MAX_TEST_RUNS):
             return None
-        return {"type": "json_schema", "json_schema": {"name": "verdict", "strict": True, "schema": verdict_json_schema()}}
+        return strict_json_format("verdict", verdict_json_schema())
 
 
 def _unreadable_verdict(critic: str, error: str) -> Verdict:

@@ -49,3 +49,8 @@ def parse_answer(text: str, model: type[M]) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "answer"
         raise ValueError(f"{where}: {first['msg']}") from None
+
+
+def strict_json_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The `response_format` asking the server to answer JSON valid for `schema` (strict mode)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ModelAPIError
-from agent.jsonparse import parse_answer
+from agent.jsonparse import parse_answer, strict_json_format
 from agent.llm.types import ChatRequest, Message, StreamCallbacks
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
@@ -60,7 +60,7 @@ def make_plan(client: ModelClient, task: str, repo_view: str, *, max_steps: int,
         {"role": "user", "content": render_prompt("planner_user", task=task, repo_view=repo_view)},
     ]
     response_format = (
-        {"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": plan_json_schema()}}
+        strict_json_format("plan", plan_json_schema())
         if structured else None
     )
     for _ in range(2):  # the first answer, then one repair request

@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.errors import ModelAPIError
+from agent.jsonparse import strict_json_format
 from agent.llm.client import LLMClient
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
 from agent.prompting import load_prompt, render_prompt
@@ -132,8 +133,7 @@ class Probe:
 
     def structured_output(self) -> CheckResult:
         name = "structured output"
-        response_format = {"type": "json_schema", "json_schema": {
-            "name": "probe_city", "strict": True, "schema": ProbeCity.model_json_schema()}}
+        response_format = strict_json_format("probe_city", ProbeCity.model_json_schema())
         completion = self._ask([system(), user(load_prompt("probe_json"))], response_format=response_format)
         try:
             city = ProbeCity.model_validate(json.loads(completion.content))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.errors import ContextLengthError
+from agent.jsonparse import strict_json_format
 from agent.llm.types import ChatRequest, Message
 from agent.prompting import load_prompt, render_prompt
 from agent.protocols import ModelClient
@@ -74,7 +75,7 @@ def user_message(part: DiffPart, pr: str) -> str:
 def response_format(structured: bool) -> dict[str, Any] | None:
     if not structured:
         return None
-    return {"type": "json_schema", "json_schema": {"name": "verdict", "strict": True, "schema": verdict_json_schema()}}
+    return strict_json_format("verdict", verdict_json_schema())
 
 
 @dataclass
