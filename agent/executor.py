@@ -117,7 +117,12 @@ class Executor:
     def _note_result(self, call: ToolCall, result: ToolResultLike) -> None:
         if call.name in ("write_patch", "write_file") and not result.is_error:
             self.edited_since_tests = True
-        elif call.name == "run_tests" and result.data is not None and "exit_code" in result.data:
+        elif call.name == "run_tests":
+            self.record_tests(result)
+
+    def record_tests(self, result: ToolResultLike) -> None:
+        """A test run of the current tree (the model's or the gate's) is the step's latest."""
+        if result.data is not None and "exit_code" in result.data:
             self.last_tests = dict(result.data)
             self.last_tests_text = result.text
             self.edited_since_tests = False

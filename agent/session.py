@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +18,7 @@ from agent.prompting import render_prompt
 from agent.recorder import RecordingClient
 from agent.redact import redact
 from agent.repoview import repo_view
-from agent.workspace import GitWorkspace
+from agent.workspace import GitWorkspace, is_run_id
 from critics.registry import Critic
 from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
@@ -83,6 +82,10 @@ class RunSession:
                            test_command=self.config.test_cmd, test_timeout_s=self.config.test_timeout_s,
                            sandbox=self.config.sandbox)
 
+    def tools(self, step: str) -> JournaledTools:
+        """The executor's tools for `step` (or a test run of the gate), journaled."""
+        return JournaledTools(self.tool_context(), self.journal, step, self.hooks)
+
     def make_plan(self) -> Plan:
         plan = make_plan(self.client, self.task, repo_view(self.workspace.root), max_steps=self.config.max_steps,
                          structured=self.structured, callbacks=self.hooks.planner)
@@ -99,7 +102,7 @@ class RunSession:
             repo_view=repo_view(self.workspace.root), test_cmd=self.config.test_cmd or "detected automatically (run_tests)",
         )
         step_id = f"step-{index + 1}"
-        tools = JournaledTools(self.tool_context(), self.journal, step_id, self.hooks)
+        tools = self.tools(step_id)
         # The window holds the prompt and the answer: what the answer may use is not the prompt's.
         prompt_tokens = self.config.context_budget - self.config.role_settings("executor").max_completion_tokens
         limits = ExecutorLimits(max_tool_calls=self.config.max_tool_calls, prompt_tokens=max(prompt_tokens, 1024))
@@ -110,7 +113,7 @@ class RunSession:
     def run_tests(self, step: str, args: list[str] | None = None) -> ToolResult:
         """The project's tests in the sandbox, journaled like any tool call."""
         call = ToolCall(id=f"{step}-tests", name="run_tests", arguments=json.dumps({"args": args or []}))
-        return JournaledTools(self.tool_context(), self.journal, step, self.hooks).run(call)
+        return self.tools(step).run(call)
 
     def judge(self, plan: Plan, index: int, outcome: StepOutcome, executor: Executor) -> GateResult:
         """The critics' verdicts on the step's diff and a current test result."""
@@ -119,8 +122,10 @@ class RunSession:
             return GateResult({})
         if executor.edited_since_tests or executor.last_tests is None:
             result = self.run_tests(step_id)
-            executor.last_tests, executor.last_tests_text, executor.edited_since_tests = result.data, result.text, False
-        tests_text = executor.last_tests_text
+            executor.record_tests(result)
+            tests_text = result.text  # also when there is no test command: the critics read why
+        else:
+            tests_text = executor.last_tests_text
         review = StepUnderReview(
             task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
             summary=outcome.summary, diff=trim_middle(redact(self.workspace.diff()), CRITIC_DIFF_CHARS),
@@ -131,8 +136,7 @@ class RunSession:
         return gate.judge(review, step_id)
 
     def _critic_tests(self, call: ToolCall, step_id: str) -> str:
-        result = JournaledTools(self.tool_context(), self.journal, step_id, self.hooks).run(call)
-        return redact(result.text)
+        return redact(self.tools(step_id).run(call).text)
 
     def final_tests(self) -> dict[str, Any] | None:
         """The test command once more on the finished branch; journaled as the report's `tests`."""
@@ -149,11 +153,8 @@ class RunSession:
         return {**trailers, "Agent-Run": self.run_id}
 
 
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
 def journal_path(repo_root: Path, run_id: str) -> Path:
     """Where run `run_id` keeps its journal; a run id that is not a plain name is a UserError."""
-    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+    if not is_run_id(run_id):
         raise UserError(f"invalid run id {run_id!r} (see: agent runs)")
     return repo_root / ".agent" / "runs" / run_id / "events.jsonl"

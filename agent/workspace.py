@@ -128,8 +128,13 @@ def _worktrees_dir(repo_root: Path) -> Path:
     return repo_root / AGENT_DIR / "worktrees"
 
 
+def is_run_id(text: str) -> bool:
+    """True for a plain name usable as a run id: never a path, never hidden."""
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text) is not None
+
+
 def _check_run_id(run_id: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_id):
+    if not is_run_id(run_id):
         raise ValueError(f"invalid run id {run_id!r}")
 
 
