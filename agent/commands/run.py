@@ -44,15 +44,20 @@ AttemptHook = Callable[[ChatRequest, int], None]
 RateLimitHook = Callable[[dict[str, str]], None]
 
 
+def _roles(critics: list[Critic]) -> tuple[str, ...]:
+    """Every role a run calls the model as."""
+    return ("planner", "executor", *(c.name for c in critics))
+
+
 def _require_keys(config: AgentConfig, critics: list[Critic]) -> None:
     """Fail before anything is created: a missing key leaves no branch, worktree or journal."""
-    for role in ("planner", "executor", *(c.name for c in critics)):
+    for role in _roles(critics):
         config.require_key(role)
 
 
 def _open_journal(path: Path, config: AgentConfig, critics: list[Critic]) -> Journal:
     """The run's journal, redacting key patterns and, by exact value, every configured API key."""
-    keys = {config.role_settings(role).api_key for role in ("planner", "executor", *(c.name for c in critics))}
+    keys = {config.role_settings(role).api_key for role in _roles(critics)}
     secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER)
     return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets))
 
