@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,12 @@ class JournaledTools:
     journal: Journal
     step: str
     hooks: RunHooks
-    schemas: list[dict[str, Any]] = field(default_factory=tool_schemas)
+
+    @functools.cached_property
+    def schemas(self) -> list[dict[str, Any]]:
+        """The tool schemas sent with each executor request (built when first needed: a test run
+        of the gate sends none)."""
+        return tool_schemas()
 
     def run(self, call: ToolCall) -> ToolResult:
         result = dispatch(call, self.context)
