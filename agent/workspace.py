@@ -8,6 +8,7 @@ ResourceWarnings unless closed, and a subprocess lets each call pin its environm
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -71,23 +72,50 @@ def _run_git(cwd: Path, args: tuple[str, ...], env: dict[str, str] | None) -> su
                           stdin=subprocess.DEVNULL)
 
 
-def open_repo(path: Path) -> Path:
-    """The top-level directory of the git repository containing `path`; UserError when there is none to use."""
+@dataclass(frozen=True)
+class Checkout:
+    """What one `git rev-parse` says of a checkout: its top level, git's common dir, HEAD's commit."""
+
+    root: Path
+    common_dir: Path
+    head: str
+
+
+def locate(path: Path) -> Checkout:
+    """The checkout containing `path`, in one git call; UserError naming what is wrong when there is none to use."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"{path}: not a directory")
+    proc = _run_git(path, ("rev-parse", "--show-toplevel", "--git-common-dir", "--verify", "--quiet", "HEAD^{commit}"),
+                    None)
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) != 3:
+        raise _unusable(path, proc)
+    top, common, head = lines
+    common_dir = Path(common) if Path(common).is_absolute() else path / common  # relative to -C's folder
+    return Checkout(Path(top), Path(os.path.normpath(common_dir)), head)
+
+
+def _unusable(path: Path, failed: subprocess.CompletedProcess[str]) -> UserError:
+    """Why `path` holds no usable checkout: asked only once the one-call probe has failed."""
     proc = _run_git(path, ("rev-parse", "--is-bare-repository"), None)
     if proc.returncode != 0:
         if "dubious ownership" in proc.stderr:
-            raise UserError(f"{path}: git refuses a repository owned by another user; see `git config safe.directory`")
-        raise UserError(f"{path}: not a git repository (run `git init` and commit first)")
+            return UserError(f"{path}: git refuses a repository owned by another user; see `git config safe.directory`")
+        return UserError(f"{path}: not a git repository (run `git init` and commit first)")
     top = _run_git(path, ("rev-parse", "--show-toplevel"), None)
     if proc.stdout.strip() == "true" or top.returncode != 0 or not top.stdout.strip():
-        raise UserError(f"{path}: not inside a working tree (a bare repository or a .git directory)")
+        return UserError(f"{path}: not inside a working tree (a bare repository or a .git directory)")
     root = Path(top.stdout.strip())
     if not _git_ok(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
-        raise UserError(f"{root}: the repository has no commits yet; commit something first")
-    return root
+        return UserError(f"{root}: the repository has no commits yet; commit something first")
+    complaint = next((line for line in failed.stderr.splitlines() if line.strip()), f"exit {failed.returncode}")
+    return UserError(f"{path}: git cannot read this checkout: {complaint.strip()}")
+
+
+def open_repo(path: Path) -> Path:
+    """The top-level directory of the git repository containing `path`; UserError when there is none to use."""
+    return locate(path).root
 
 
 def slugify(task: str, max_len: int = 40) -> str:
@@ -109,10 +137,9 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def ensure_excluded(repo_root: Path, entry: str = f"{AGENT_DIR}/") -> None:
+def ensure_excluded(checkout: Checkout, entry: str = f"{AGENT_DIR}/") -> None:
     """Add `entry` to the repository's `info/exclude` once, creating the file when missing."""
-    common = Path(git(repo_root, "rev-parse", "--git-common-dir").strip())
-    exclude = (repo_root / common if not common.is_absolute() else common) / "info" / "exclude"
+    exclude = checkout.common_dir / "info" / "exclude"
     text = exclude.read_text() if exclude.exists() else ""
     if entry in (line.strip() for line in text.splitlines()):
         return
@@ -138,15 +165,23 @@ def _check_run_id(run_id: str) -> None:
         raise ValueError(f"invalid run id {run_id!r}")
 
 
-def _new_branch_name(repo_root: Path, run_id: str, slug: str) -> str:
-    """`agent/<slug>-<id>`, refused when git would not accept it or it already exists."""
+def _new_branch_name(run_id: str, slug: str) -> str:
+    """`agent/<slug>-<id>`; git itself refuses it when invalid or taken (see `_create_branch`)."""
     _check_run_id(run_id)
-    branch = f"{BRANCH_PREFIX}{slugify(slug)}-{run_id}"
-    if not _git_ok(repo_root, "check-ref-format", "--branch", branch):
-        raise UserError(f"cannot use {branch!r} as a branch name")
-    if _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+    return f"{BRANCH_PREFIX}{slugify(slug)}-{run_id}"
+
+
+def _create_branch(repo_root: Path, run_id: str, branch: str, *args: str) -> None:
+    """`git ARGS`, a command that creates `branch`; git's refusal of the name becomes a UserError."""
+    proc = _run_git(repo_root, args, None)
+    if proc.returncode == 0:
+        return
+    if "already exists" in proc.stderr and branch in proc.stderr:
         raise UserError(f"branch {branch} already exists; remove it with `agent undo {run_id}` or pick another run")
-    return branch
+    if "not a valid branch name" in proc.stderr:
+        raise UserError(f"cannot use {branch!r} as a branch name")
+    complaint = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
+    raise GitError(f"git {' '.join(args[:3])} failed in {repo_root}: {complaint.strip()}")
 
 
 @dataclass
@@ -163,30 +198,29 @@ class GitWorkspace:
     @classmethod
     def create(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
         """A new branch from HEAD checked out in `.agent/worktrees/<id>`; the user's checkout is not touched."""
-        repo_root = open_repo(repo_root)
-        branch = _new_branch_name(repo_root, run_id, slug)
-        worktree = _worktrees_dir(repo_root) / run_id
+        checkout = locate(repo_root)
+        branch = _new_branch_name(run_id, slug)
+        worktree = _worktrees_dir(checkout.root) / run_id
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
-        ensure_excluded(repo_root)
-        base = git(repo_root, "rev-parse", "--verify", "HEAD^{commit}").strip()
+        ensure_excluded(checkout)
         worktree.parent.mkdir(parents=True, exist_ok=True)
-        git(repo_root, "worktree", "add", "--quiet", "-b", branch, str(worktree), base)
-        return cls(repo_root, run_id, branch, worktree, base, "worktree")
+        _create_branch(checkout.root, run_id, branch, "worktree", "add", "--quiet", "-b", branch, str(worktree),
+                       checkout.head)
+        return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")
 
     @classmethod
     def in_place(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
         """A new branch from HEAD checked out in the user's own checkout, which must be clean."""
-        repo_root = open_repo(repo_root)
-        ensure_excluded(repo_root)
-        dirty = git(repo_root, "status", "--porcelain", "--untracked-files=normal").splitlines()
+        checkout = locate(repo_root)
+        ensure_excluded(checkout)
+        dirty = git(checkout.root, "status", "--porcelain", "--untracked-files=normal").splitlines()
         if dirty:
             raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) first "
                             f"(e.g. {dirty[0][3:]}), or run without --in-place")
-        branch = _new_branch_name(repo_root, run_id, slug)
-        base = git(repo_root, "rev-parse", "--verify", "HEAD^{commit}").strip()
-        git(repo_root, "checkout", "--quiet", "-b", branch)
-        return cls(repo_root, run_id, branch, repo_root, base, "in_place")
+        branch = _new_branch_name(run_id, slug)
+        _create_branch(checkout.root, run_id, branch, "checkout", "--quiet", "-b", branch)
+        return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place")
 
     @classmethod
     def attach(cls, repo_root: Path, run_id: str, branch: str, worktree_path: Path,
@@ -226,7 +260,7 @@ class GitWorkspace:
         self._require_on_branch()
         git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
         # --no-verify and no signing: the user's hooks and gpg prompts must not block an approved step.
-        git(self.root, *self._identity(), "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+        git(self.root, *self._identity, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
             "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers))
         return self.head()
 
@@ -246,18 +280,26 @@ class GitWorkspace:
             raise UserError(f"{self.root} is on {current}, not the run's branch {self.branch}; "
                             f"switch back with `git switch {self.branch}` first")
 
-    def _identity(self) -> list[str]:
-        """`-c user.name=… -c user.email=…` for whichever the user has not configured."""
+    @functools.cached_property
+    def _identity(self) -> tuple[str, ...]:
+        """`-c user.name=… -c user.email=…` for whichever the user has not configured (asked once a run)."""
+        listed = _run_git(self.root, ("config", "--get-regexp", r"^user\.(name|email)$"), None).stdout
+        configured = {key for key, _, value in (line.partition(" ") for line in listed.splitlines()) if value.strip()}
         flags: list[str] = []
         for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL)):
-            if not _run_git(self.root, ("config", "--get", key), None).stdout.strip():
+            if key not in configured:
                 flags += ["-c", f"{key}={fallback}"]
-        return flags
+        return tuple(flags)
+
+    @functools.cached_property
+    def _index_path(self) -> Path:
+        """This checkout's own index file (a worktree has one of its own under the common dir)."""
+        return self.root / git(self.root, "rev-parse", "--git-path", "index").strip()  # relative or absolute
 
     @contextmanager
     def _snapshot_index(self) -> Iterator[dict[str, str]]:
         """Env for git commands that see every file of the checkout staged, in a throwaway index."""
-        index = self.root / git(self.root, "rev-parse", "--git-path", "index").strip()  # relative or absolute
+        index = self._index_path
         with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if index.exists():

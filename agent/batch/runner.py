@@ -21,11 +21,13 @@ from agent.batch.spec import Target
 from agent.commands.run import create_session, resume_session
 from agent.errors import AgentError, RunInterrupted, UserError
 from agent.journal import Event
+from agent.llm.client import load_http_stack
 from agent.orchestrator import execute
 from agent.report import Report, build_report
 from agent.session import RunSession
 from agent.summary import write_report
 from agent.workspace import git
+from tools.registry import tool_schemas
 
 log = logging.getLogger("agent.batch")
 EventListener = Callable[[str, Event], None]
@@ -114,14 +116,12 @@ def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
 
 def _result(target: Target, session: RunSession, report: Report, status: TargetStatus, error: str | None,
             started: float) -> TargetResult:
-    head = report.head_commit
-    base = report.base_commit
-    repo = target.repo
-    commits = git(repo, "rev-list", "--reverse", f"{base}..{head}").split() if head and head != base else []
-    patch = git(repo, "diff", *_DIFF_FLAGS, base, head) if commits else ""
+    commits = [step.commit for step in report.steps if step.commit]  # one per approved step, in order
+    patch = git(target.repo, "diff", *_DIFF_FLAGS, report.base_commit, report.head_commit) \
+        if commits and report.head_commit else ""
     tests = report.tests.model_dump() if report.tests.exit_code is not None or report.tests.command else None
     return TargetResult(
-        target=target.id, repo=str(repo), vars=target.vars, status=status,
+        target=target.id, repo=str(target.repo), vars=target.vars, status=status,
         branch=report.branch, commits=commits, patch=patch, tests=tests, usage=report.usage,
         error=error if status != "succeeded" else None, duration_s=round(time.monotonic() - started, 3),
         run_id=report.run_id, model=session.config.model,
@@ -144,6 +144,13 @@ def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None]
         return _without_run(target, "error", f"unexpected {type(exc).__name__}: {exc}", started)
 
 
+def _load_shared_modules() -> None:
+    """What every run loads on first use (the tools and their schemas, the HTTP stack), loaded once
+    before the jobs start instead of by all of them at once behind the import lock."""
+    tool_schemas()
+    load_http_stack()
+
+
 def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Callable[[Target], None],
             on_finish: Callable[[TargetResult], None]) -> dict[str, TargetResult]:
     """Run every target, `jobs` at once; `on_finish` sees each result as it lands (in this thread).
@@ -152,6 +159,7 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
     call (each stays resumable); their results come back as `interrupted`.
     """
     results: dict[str, TargetResult] = {}
+    _load_shared_modules()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
     futures: dict[Future[TargetResult], Target] = {pool.submit(_guarded, t, batch, on_start): t for t in targets}
     pending = set(futures)

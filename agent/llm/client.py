@@ -210,6 +210,15 @@ class LLMClient:
             return self._async_clients[key]
 
 
+def load_http_stack() -> None:
+    """Import the HTTP library's transport and build the shared TLS context now, in this thread.
+
+    Both happen on a process's first request otherwise; a batch calls this before its job threads
+    start, so they do not all queue behind the import lock in their first seconds.
+    """
+    openai.DefaultHttpxClient(verify=_tls_context()).close()
+
+
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """The TLS context every SDK client of this process shares, built as the HTTP library builds
