@@ -20,6 +20,7 @@ from agent.llm.profiles import Profile, profile_for
 from agent.llm.request import CallState
 from agent.llm.retry import RetryPolicy, StreamCut, rate_limit_headers
 from agent.llm.stream import StreamAssembler
+from agent.llm.transport import AsyncDrainingTransport, DrainingTransport
 from agent.llm.types import ChatRequest, Completion, Message, RoleSettings, StreamCallbacks
 from agent.llm.usage import UsageLedger
 
@@ -196,7 +197,7 @@ class LLMClient:
         with self._lock:
             if key not in self._sync_clients:
                 self._sync_clients[key] = openai.OpenAI(base_url=key[0], api_key=key[1], max_retries=0,
-                                                        http_client=openai.DefaultHttpxClient(verify=_tls_context()))
+                                                        http_client=_http_client())
             return self._sync_clients[key]
 
     def _async_client(self, settings: RoleSettings) -> openai.AsyncOpenAI:
@@ -204,9 +205,8 @@ class LLMClient:
         key = (settings.base_url, settings.api_key or _NO_KEY, id(asyncio.get_running_loop()))
         with self._lock:
             if key not in self._async_clients:
-                self._async_clients[key] = openai.AsyncOpenAI(
-                    base_url=key[0], api_key=key[1], max_retries=0,
-                    http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()))
+                self._async_clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=key[1], max_retries=0,
+                                                              http_client=_async_http_client())
             return self._async_clients[key]
 
 
@@ -216,7 +216,18 @@ def load_http_stack() -> None:
     Both happen on a process's first request otherwise; a batch calls this before its job threads
     start, so they do not all queue behind the import lock in their first seconds.
     """
-    openai.DefaultHttpxClient(verify=_tls_context()).close()
+    _http_client().close()
+
+
+def _http_client() -> httpx2.Client:
+    """The SDK's default HTTP client, on a transport that reuses the connection of a finished stream."""
+    inner = httpx2.HTTPTransport(verify=_tls_context(), limits=openai.DEFAULT_CONNECTION_LIMITS)
+    return openai.DefaultHttpxClient(transport=DrainingTransport(inner))
+
+
+def _async_http_client() -> httpx2.AsyncClient:
+    inner = httpx2.AsyncHTTPTransport(verify=_tls_context(), limits=openai.DEFAULT_CONNECTION_LIMITS)
+    return openai.DefaultAsyncHttpxClient(transport=AsyncDrainingTransport(inner))
 
 
 @functools.cache

@@ -125,6 +125,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.owner = owner
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.accepted = 0  # connections accepted so far: a client that reuses connections opens few
         super().__init__(address, ScriptedHandler)
 
     def server_bind(self) -> None:
@@ -133,8 +134,12 @@ class _HTTPServer(ThreadingHTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        # Each event is written as it is ready, as a streaming server does: without this, Nagle's
+        # algorithm holds a small write (the body's last chunk) until the previous one is acked.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.connections_lock:
             self.connections.add(request)
+            self.accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -258,6 +263,14 @@ class ScriptedServer:
         """Every request so far, in arrival order (a snapshot list)."""
         with self._records_lock:
             return list(self._records)
+
+    @property
+    def connections_accepted(self) -> int:
+        """How many TCP connections clients have opened so far (keep-alive reuse keeps this low)."""
+        if self._httpd is None:
+            raise RuntimeError("scripted server not started")
+        with self._httpd.connections_lock:
+            return self._httpd.accepted
 
     def requests_for(self, role: str) -> list[RecordedRequest]:
         """The chat requests sent with `X-Agent-Role: role`."""
