@@ -78,6 +78,8 @@ class RunSession:
     hooks: RunHooks = field(default_factory=RunHooks)
     plan: Plan | None = None
     approved: set[int] = field(default_factory=set)
+    # What the planner saw: nothing changes before the first step starts, so that step sees it too.
+    _planned_view: str | None = field(default=None, init=False, repr=False)
 
     @property
     def structured(self) -> bool:
@@ -93,7 +95,8 @@ class RunSession:
         return JournaledTools(self.tool_context(), self.journal, step, self.hooks)
 
     def make_plan(self) -> Plan:
-        plan = make_plan(self.client, self.task, repo_view(self.workspace.root), max_steps=self.config.max_steps,
+        self._planned_view = repo_view(self.workspace.root)
+        plan = make_plan(self.client, self.task, self._planned_view, max_steps=self.config.max_steps,
                          structured=self.structured, callbacks=self.hooks.planner)
         self.journal.append("plan", steps=[s.model_dump() for s in plan.steps])
         self.plan = plan
@@ -101,11 +104,12 @@ class RunSession:
 
     def new_executor(self, plan: Plan, index: int) -> Executor:
         step = plan.steps[index]
+        view, self._planned_view = self._planned_view or repo_view(self.workspace.root), None
         outline = "\n".join(f"{i + 1}. {s.title}" for i, s in enumerate(plan.steps))
         prompt = render_prompt(
             "executor_step", task=self.task, plan=outline, step_number=index + 1, step_count=len(plan.steps),
             title=step.title, description=step.description, acceptance=step.acceptance,
-            repo_view=repo_view(self.workspace.root), test_cmd=self.config.test_cmd or "detected automatically (run_tests)",
+            repo_view=view, test_cmd=self.config.test_cmd or "detected automatically (run_tests)",
         )
         step_id = f"step-{index + 1}"
         tools = self.tools(step_id)

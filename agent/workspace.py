@@ -8,6 +8,7 @@ ResourceWarnings unless closed, and a subprocess lets each call pin its environm
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import re
@@ -155,6 +156,24 @@ def _worktrees_dir(repo_root: Path) -> Path:
     return repo_root / AGENT_DIR / "worktrees"
 
 
+@contextmanager
+def _worktree_lock(repo_root: Path) -> Iterator[None]:
+    """Held while git adds, prunes or removes a worktree of this repository.
+
+    git does not serialise these itself: one `worktree add` reads the admin folder another is
+    still writing ("failed to read .git/worktrees/…/commondir"). A file lock covers the jobs of a
+    batch and separate runs alike, and is released if its process dies.
+    """
+    path = repo_root / AGENT_DIR / "worktrees.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def is_run_id(text: str) -> bool:
     """True for a plain name usable as a run id: never a path, never hidden."""
     return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text) is not None
@@ -196,17 +215,21 @@ class GitWorkspace:
     mode: Literal["worktree", "in_place"] = "worktree"
 
     @classmethod
-    def create(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
-        """A new branch from HEAD checked out in `.agent/worktrees/<id>`; the user's checkout is not touched."""
-        checkout = locate(repo_root)
+    def create(cls, repo: Path | Checkout, run_id: str, slug: str) -> GitWorkspace:
+        """A new branch from HEAD checked out in `.agent/worktrees/<id>`; the user's checkout is not touched.
+
+        `repo` is a path in the repository, or its checkout as `locate` just found it.
+        """
+        checkout = repo if isinstance(repo, Checkout) else locate(repo)
         branch = _new_branch_name(run_id, slug)
         worktree = _worktrees_dir(checkout.root) / run_id
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
         ensure_excluded(checkout)
         worktree.parent.mkdir(parents=True, exist_ok=True)
-        _create_branch(checkout.root, run_id, branch, "worktree", "add", "--quiet", "-b", branch, str(worktree),
-                       checkout.head)
+        with _worktree_lock(checkout.root):
+            _create_branch(checkout.root, run_id, branch, "worktree", "add", "--quiet", "-b", branch, str(worktree),
+                           checkout.head)
         return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")
 
     @classmethod
@@ -232,9 +255,10 @@ class GitWorkspace:
             raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
         mode: Literal["worktree", "in_place"] = "in_place" if _same(worktree_path, repo_root) else "worktree"
         if mode == "worktree" and not (worktree_path / ".git").exists():
-            git(repo_root, "worktree", "prune")
             worktree_path.parent.mkdir(parents=True, exist_ok=True)
-            git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
+            with _worktree_lock(repo_root):
+                git(repo_root, "worktree", "prune")
+                git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
         workspace = cls(repo_root, run_id, branch, worktree_path, base_commit, mode)
         workspace._require_on_branch()
         return workspace
@@ -260,7 +284,10 @@ class GitWorkspace:
         self._require_on_branch()
         git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
         # --no-verify and no signing: the user's hooks and gpg prompts must not block an approved step.
-        git(self.root, *self._identity, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+        # No automatic maintenance either: it would start a git process per commit, and a batch's
+        # jobs would contend for the repository's maintenance lock; the user's own git runs it.
+        git(self.root, *self._identity, "-c", "commit.gpgsign=false", "-c", "maintenance.auto=false",
+            "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
             "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers))
         return self.head()
 
@@ -341,10 +368,11 @@ def undo(repo_root: Path, run_id: str, branch: str, worktree: Path | None = None
         if git(repo_root, "rev-parse", "--abbrev-ref", "HEAD").strip() == branch:
             raise UserError(f"{branch} is checked out in {repo_root}; switch to another branch, then undo")
     elif _is_inside(worktree, _worktrees_dir(repo_root)):
-        if (worktree / ".git").exists():
-            git(repo_root, "worktree", "remove", "--force", str(worktree))
-            done.append(f"removed worktree {worktree}")
-        git(repo_root, "worktree", "prune")
+        with _worktree_lock(repo_root):
+            if (worktree / ".git").exists():
+                git(repo_root, "worktree", "remove", "--force", str(worktree))
+                done.append(f"removed worktree {worktree}")
+            git(repo_root, "worktree", "prune")
         if worktree.exists():  # a leftover directory git no longer knows as a worktree
             shutil.rmtree(worktree)
             done.append(f"removed directory {worktree}")

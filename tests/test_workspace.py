@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -303,6 +304,20 @@ def test_an_existing_branch_is_not_reused(calc_repo: Path):
     GitWorkspace.create(calc_repo, "r1", "same")
     with pytest.raises(UserError, match="already exists"):
         GitWorkspace.create(calc_repo, "r1", "same")
+
+
+def test_workspaces_created_at_once_in_one_repository_are_all_whole(calc_repo: Path):
+    # git itself does not serialise `worktree add`: without the workspace's lock, one add reads
+    # another's half-written admin folder and fails.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda i: GitWorkspace.create(calc_repo, f"r{i}", "same task"), range(24)))
+    listed = git(calc_repo, "worktree", "list", "--porcelain")
+    for ws in made:
+        assert f"worktree {ws.root}" in listed
+        assert (ws.root / "calc" / "stats.py").is_file()
+        assert git(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip() == ws.branch
+        assert git(ws.root, "status", "--porcelain") == ""
+    assert len({ws.branch for ws in made}) == 24
 
 
 def test_open_repo_finds_the_top_level(calc_repo: Path):

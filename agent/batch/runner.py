@@ -1,8 +1,8 @@
 """One target = one full gated run in its own worktree and branch; a thread pool runs many at once.
 
 A target's failure (blocked, failed, a model API error, even a bug) becomes that target's result
-and never stops the others. Git commands that change the shared repository (a branch and its
-worktree being added) are serialised per repository; everything else runs concurrently.
+and never stops the others. The workspace serialises the one git operation that needs it (adding
+a worktree to a repository); everything else runs concurrently.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, cast
 
 from agent.batch.limiter import Admission, RateLimiter
@@ -35,18 +34,6 @@ _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "
                "--src-prefix=a/", "--dst-prefix=b/")
 
 
-class RepoLocks:
-    """One lock per repository, for the git operations that must not race (worktree add, branch create)."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[Path, threading.Lock] = {}
-
-    def __call__(self, repo: Path) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(repo.resolve(), threading.Lock())
-
-
 @dataclass
 class BatchRun:
     """What every job of a batch shares."""
@@ -56,8 +43,8 @@ class BatchRun:
     no_critics: bool = False
     on_event: EventListener | None = None  # (target id, journal event), for the progress view
     cancel: threading.Event = field(default_factory=threading.Event)
-    locks: RepoLocks = field(default_factory=RepoLocks)
     resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
+    endpoints: tuple[str, ...] = ()  # every base URL the runs will call, to set up before the jobs start
 
     def admission(self) -> Admission:
         return Admission(self.limiter, self.cancel.is_set)
@@ -84,14 +71,13 @@ def run_target(target: Target, batch: BatchRun) -> TargetResult:
 def _create(target: Target, batch: BatchRun) -> RunSession:
     """The target's interrupted run, continued from its journal; else a new run."""
     hooks = {"before_attempt": batch.admission(), "on_rate_limit": batch.limiter.observe}
-    with batch.locks(target.repo):  # branch and worktree creation in one repository, one at a time
-        run_id = batch.resume_runs.get(target.id)
-        if run_id is not None:
-            try:
-                return resume_session(run_id, target.repo, batch.flags, **hooks)
-            except UserError as exc:  # finished meanwhile, or its branch was removed: start afresh
-                log.warning("target %s: run %s cannot be continued (%s); starting a new run", target.id, run_id, exc)
-        return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics, **hooks)
+    run_id = batch.resume_runs.get(target.id)
+    if run_id is not None:
+        try:
+            return resume_session(run_id, target.repo, batch.flags, **hooks)
+        except UserError as exc:  # finished meanwhile, or its branch was removed: start afresh
+            log.warning("target %s: run %s cannot be continued (%s); starting a new run", target.id, run_id, exc)
+    return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics, **hooks)
 
 
 def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
@@ -144,11 +130,11 @@ def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None]
         return _without_run(target, "error", f"unexpected {type(exc).__name__}: {exc}", started)
 
 
-def _load_shared_modules() -> None:
-    """What every run loads on first use (the tools and their schemas, the HTTP stack), loaded once
-    before the jobs start instead of by all of them at once behind the import lock."""
+def _load_shared_modules(endpoints: tuple[str, ...]) -> None:
+    """What every run loads on first use (the tools and their schemas, the HTTP stack and its TLS),
+    loaded once before the jobs start instead of by all of them at once behind the import lock."""
     tool_schemas()
-    load_http_stack()
+    load_http_stack(endpoints)
 
 
 def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Callable[[Target], None],
@@ -159,7 +145,7 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
     call (each stays resumable); their results come back as `interrupted`.
     """
     results: dict[str, TargetResult] = {}
-    _load_shared_modules()
+    _load_shared_modules(batch.endpoints)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
     futures: dict[Future[TargetResult], Target] = {pool.submit(_guarded, t, batch, on_start): t for t in targets}
     pending = set(futures)

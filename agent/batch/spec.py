@@ -20,6 +20,10 @@ from agent.config_sources import did_you_mean
 from agent.errors import UserError
 from agent.workspace import git, open_repo
 
+# libyaml's loader where PyYAML was built with it (the usual wheels are): the same documents and
+# line marks, parsed in C.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 Scalar = str | int | float | bool
 
 
@@ -125,8 +129,8 @@ def load_targets(path: Path) -> tuple[BatchSpec, list[Target]]:
 def parse_spec(text: str, name: str) -> tuple[BatchSpec, yaml.Node | None]:
     """The spec in `text` (named `name` in errors) and its YAML node tree."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from rich.console import Console
 from rich.text import Text
@@ -39,7 +39,8 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     done = _previous_results(store, resume)
     todo = [t for t in targets if t.id not in done]
     batch = BatchRun(batch_spec.flags(), limiter or shared_limiter(configs), no_critics=batch_spec.no_critics,
-                     resume_runs=store.interrupted_runs() if resume else {})
+                     resume_runs=store.interrupted_runs() if resume else {},
+                     endpoints=endpoints(configs.values(), batch_spec.no_critics))
     view = BatchView(console, todo, skipped=len(targets) - len(todo))
     batch.on_event = view.on_event
     with view:
@@ -85,6 +86,13 @@ def check_configs(spec: BatchSpec, targets: list[Target]) -> dict[Path, AgentCon
             raise UserError(f"{target.repo}: {exc}") from None
         configs[target.repo] = config
     return configs
+
+
+def endpoints(configs: Iterable[AgentConfig], no_critics: bool) -> tuple[str, ...]:
+    """Every base URL the batch's runs will call, over every role of every repository."""
+    urls = {config.role_settings(role).base_url
+            for config in configs for role in ("planner", "executor", *([] if no_critics else config.critics))}
+    return tuple(sorted(urls))
 
 
 def shared_limiter(configs: dict[Path, AgentConfig]) -> RateLimiter:

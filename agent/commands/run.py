@@ -26,7 +26,7 @@ from agent.report import Report, build_report
 from agent.session import RunSession, journal_path
 from agent.ui import Mode, RunView
 from agent.summary import print_summary, write_report
-from agent.workspace import GitWorkspace, new_run_id, open_repo, slugify
+from agent.workspace import GitWorkspace, locate, new_run_id, open_repo, slugify
 from critics.registry import Critic, load_critics
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "error": 3, "interrupted": 130, "running": 1}
@@ -91,14 +91,17 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     """
     if not task.strip():
         raise UserError('the task is empty: say what to do, e.g. agent run "fix the failing test in tests/test_calc.py"')
-    repo_root = open_repo(repo)
+    checkout = locate(repo)
+    repo_root = checkout.root
     config = load_config(repo_root, flags, os.environ)
     critics = [] if no_critics else load_critics(config.critics, repo_root)
     _require_keys(config, critics)
     run_id = _claim_run_id(repo_root)
-    make = GitWorkspace.in_place if in_place else GitWorkspace.create
     try:
-        workspace = make(repo_root, run_id, slugify(task))
+        if in_place:
+            workspace = GitWorkspace.in_place(repo_root, run_id, slugify(task))
+        else:
+            workspace = GitWorkspace.create(checkout, run_id, slugify(task))
     except AgentError:
         journal_path(repo_root, run_id).parent.rmdir()  # refused (a dirty tree): leave no trace
         raise

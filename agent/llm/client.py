@@ -11,7 +11,8 @@ import functools
 import ssl
 import threading
 import time
-from typing import Any, Awaitable, Callable
+import urllib.parse
+from typing import Any, Awaitable, Callable, Iterable
 
 import httpx2
 import openai
@@ -197,7 +198,7 @@ class LLMClient:
         with self._lock:
             if key not in self._sync_clients:
                 self._sync_clients[key] = openai.OpenAI(base_url=key[0], api_key=key[1], max_retries=0,
-                                                        http_client=_http_client())
+                                                        http_client=_http_client(key[0]))
             return self._sync_clients[key]
 
     def _async_client(self, settings: RoleSettings) -> openai.AsyncOpenAI:
@@ -206,33 +207,42 @@ class LLMClient:
         with self._lock:
             if key not in self._async_clients:
                 self._async_clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=key[1], max_retries=0,
-                                                              http_client=_async_http_client())
+                                                              http_client=_async_http_client(key[0]))
             return self._async_clients[key]
 
 
-def load_http_stack() -> None:
-    """Import the HTTP library's transport and build the shared TLS context now, in this thread.
+def load_http_stack(base_urls: Iterable[str]) -> None:
+    """Import the HTTP library's transport and build the TLS context these endpoints need, now.
 
     Both happen on a process's first request otherwise; a batch calls this before its job threads
     start, so they do not all queue behind the import lock in their first seconds.
     """
-    _http_client().close()
+    for base_url in set(base_urls):
+        _http_client(base_url).close()
 
 
-def _http_client() -> httpx2.Client:
+def _http_client(base_url: str) -> httpx2.Client:
     """The SDK's default HTTP client, on a transport that reuses the connection of a finished stream."""
-    inner = httpx2.HTTPTransport(verify=_tls_context(), limits=openai.DEFAULT_CONNECTION_LIMITS)
+    inner = httpx2.HTTPTransport(verify=_tls_context(base_url), limits=openai.DEFAULT_CONNECTION_LIMITS)
     return openai.DefaultHttpxClient(transport=DrainingTransport(inner))
 
 
-def _async_http_client() -> httpx2.AsyncClient:
-    inner = httpx2.AsyncHTTPTransport(verify=_tls_context(), limits=openai.DEFAULT_CONNECTION_LIMITS)
+def _async_http_client(base_url: str) -> httpx2.AsyncClient:
+    inner = httpx2.AsyncHTTPTransport(verify=_tls_context(base_url), limits=openai.DEFAULT_CONNECTION_LIMITS)
     return openai.DefaultAsyncHttpxClient(transport=AsyncDrainingTransport(inner))
 
 
+def _tls_context(base_url: str) -> ssl.SSLContext:
+    """The trust store for an https endpoint; for a plain-http one (a local server), a context that
+    trusts nothing, so no TLS could succeed through it, and no ~25 ms spent loading CA certificates."""
+    if urllib.parse.urlsplit(base_url).scheme == "https":
+        return _trust_store()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The TLS context every SDK client of this process shares, built as the HTTP library builds
+def _trust_store() -> ssl.SSLContext:
+    """The TLS context every https client of this process shares, built as the HTTP library builds
     its default (trust store and SSL_CERT_* variables): loading the CA certificates costs ~25 ms,
     once per process instead of once per run."""
     return httpx2.create_ssl_context()
