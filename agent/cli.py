@@ -6,6 +6,7 @@ only place where errors become one-line messages and exit codes.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -27,6 +28,16 @@ RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository to work on.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model id (env AGENT_MODEL).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint (env AGENT_BASE_URL).")]
 ProviderOpt = Annotated[Optional[str], typer.Option("--provider", help="cerebras, zai, vllm, openrouter or openai.")]
+
+
+def _imports_done() -> None:
+    """Called by each long-running command once its modules are loaded.
+
+    The hundreds of thousands of objects the imports made (the SDK's types above all) live as
+    long as the process; frozen, the garbage collector stops walking them: no ~70 ms pause per
+    full collection mid-run, and ~0.2 s less at exit.
+    """
+    gc.freeze()
 
 
 def _endpoint_flags(model: str | None, base_url: str | None, provider: str | None) -> dict[str, object]:
@@ -52,6 +63,7 @@ def run(
 ) -> None:
     """Plan TASK, execute each step, gate it on the critics, and commit it on a new branch."""
     from agent.commands.run import run_command
+    _imports_done()
 
     flags = _endpoint_flags(model, base_url, provider) | {
         k: v
@@ -76,6 +88,7 @@ def resume(
 ) -> None:
     """Continue an interrupted run from its journal (endpoint flags override the run's own)."""
     from agent.commands.run import resume_command
+    _imports_done()
 
     raise typer.Exit(resume_command(run_id, repo, _endpoint_flags(model, base_url, provider),
                                     json_out=json_out, quiet=quiet))
@@ -116,6 +129,7 @@ def demo(
 ) -> None:
     """Run the whole loop offline on a fixture against the scripted model (no key needed)."""
     from agent.commands.demo import demo_command
+    _imports_done()
 
     raise typer.Exit(demo_command(keep=keep, json_out=json_out))
 
@@ -152,6 +166,7 @@ def review(
 ) -> None:
     """Review a diff with the critics, for CI on pull requests."""
     from agent.commands.review import review_command
+    _imports_done()
 
     raise typer.Exit(review_command(
         repo, base=base, head=head, critics=critics, fmt=fmt, output=output, fail_on=fail_on,
@@ -171,6 +186,7 @@ def batch(
 ) -> None:
     """Run the same gated task across many files or repositories."""
     from agent.commands.batch import batch_command
+    _imports_done()
 
     raise typer.Exit(batch_command(spec, jobs=jobs, resume=resume_, dry_run=dry_run,
                                    results=results, predictions=predictions))
