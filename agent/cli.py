@@ -189,7 +189,7 @@ def batch(
     _imports_done()
 
     raise typer.Exit(batch_command(spec, jobs=jobs, resume=resume_, dry_run=dry_run,
-                                   results=results, predictions=predictions))
+                                   results=results, predictions=predictions, after_load=_imports_done))
 
 
 @app.command()

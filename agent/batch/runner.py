@@ -20,7 +20,6 @@ from agent.batch.spec import Target
 from agent.commands.run import create_session, resume_session
 from agent.errors import AgentError, RunInterrupted, UserError
 from agent.journal import Event
-from agent.llm.client import load_http_stack
 from agent.orchestrator import execute
 from agent.report import Report, build_report
 from agent.session import RunSession
@@ -44,7 +43,8 @@ class BatchRun:
     on_event: EventListener | None = None  # (target id, journal event), for the progress view
     cancel: threading.Event = field(default_factory=threading.Event)
     resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
-    endpoints: tuple[str, ...] = ()  # every base URL the runs will call, to set up before the jobs start
+    endpoints: tuple[str, ...] = ()  # every base URL the runs will call, set up while the jobs start
+    after_load: Callable[[], None] | None = None  # called once the model stack is loaded
 
     def admission(self) -> Admission:
         return Admission(self.limiter, self.cancel.is_set)
@@ -130,11 +130,20 @@ def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None]
         return _without_run(target, "error", f"unexpected {type(exc).__name__}: {exc}", started)
 
 
-def _load_shared_modules(endpoints: tuple[str, ...]) -> None:
-    """What every run loads on first use (the tools and their schemas, the HTTP stack and its TLS),
-    loaded once before the jobs start instead of by all of them at once behind the import lock."""
+def _load_shared_modules(batch: BatchRun) -> None:
+    """What every run loads on first use: the model SDK, the HTTP stack and TLS for the batch's
+    endpoints, the tools and their schemas.
+
+    Loaded in a thread of its own while the jobs make their first workspaces (git work that needs
+    none of it), instead of by every job at once behind the import lock; a job that reaches its
+    model client first waits for the import in progress.
+    """
+    from agent.llm.client import load_http_stack
+
     tool_schemas()
-    load_http_stack(endpoints)
+    load_http_stack(batch.endpoints)
+    if batch.after_load is not None:
+        batch.after_load()
 
 
 def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Callable[[Target], None],
@@ -145,7 +154,8 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
     call (each stays resumable); their results come back as `interrupted`.
     """
     results: dict[str, TargetResult] = {}
-    _load_shared_modules(batch.endpoints)
+    loading = threading.Thread(target=_load_shared_modules, args=(batch,), name="batch-load", daemon=True)
+    loading.start()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
     futures: dict[Future[TargetResult], Target] = {pool.submit(_guarded, t, batch, on_start): t for t in targets}
     pending = set(futures)
@@ -165,4 +175,5 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
                 on_finish(results[futures[future].id])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        loading.join()
     return results

@@ -24,10 +24,11 @@ INTERRUPTED_EXIT = 130
 
 def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results: Path | None,
                   predictions: Path | None, console: Console | None = None,
-                  limiter: RateLimiter | None = None) -> int:
+                  limiter: RateLimiter | None = None, after_load: Callable[[], None] | None = None) -> int:
     """Run every target of the spec; 0 when all succeeded, 1 otherwise, 130 when interrupted.
 
     `console` and `limiter` are for tests and benchmarks (a virtual clock); the CLI passes neither.
+    `after_load` is called once the model stack has been loaded (in the background).
     """
     batch_spec, targets = load_targets(spec)
     console = console or Console(highlight=False)
@@ -40,7 +41,7 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     todo = [t for t in targets if t.id not in done]
     batch = BatchRun(batch_spec.flags(), limiter or shared_limiter(configs), no_critics=batch_spec.no_critics,
                      resume_runs=store.interrupted_runs() if resume else {},
-                     endpoints=endpoints(configs.values(), batch_spec.no_critics))
+                     endpoints=endpoints(configs.values(), batch_spec.no_critics), after_load=after_load)
     view = BatchView(console, todo, skipped=len(targets) - len(todo))
     batch.on_event = view.on_event
     with view:

@@ -15,7 +15,6 @@ from rich.console import Console
 from agent.config import NO_KEY_PLACEHOLDER, AgentConfig, load_config
 from agent.errors import AgentError, UserError
 from agent.journal import Journal, read_events
-from agent.llm.client import LLMClient
 from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
@@ -64,6 +63,10 @@ def _open_journal(path: Path, config: AgentConfig, critics: list[Critic]) -> Jou
 
 def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook | None = None,
             on_rate_limit: RateLimitHook | None = None) -> RecordingClient:
+    # Imported here, the last thing a new session needs: the SDK is the slowest import (~0.5 s),
+    # and a batch loads it in the background while its first workspaces are being made.
+    from agent.llm.client import LLMClient
+
     inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt)
     return RecordingClient(inner, journal)
 
