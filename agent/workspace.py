@@ -220,17 +220,29 @@ class GitWorkspace:
 
         `repo` is a path in the repository, or its checkout as `locate` just found it.
         """
+        return cls.planned(repo, run_id, slug).make()
+
+    @classmethod
+    def planned(cls, repo: Path | Checkout, run_id: str, slug: str) -> GitWorkspace:
+        """The workspace `create` makes, named and checked but not made yet: no branch, no worktree.
+
+        A run journals its start between the two, so that a run killed while git makes them can
+        still be found and continued.
+        """
         checkout = repo if isinstance(repo, Checkout) else locate(repo)
-        branch = _new_branch_name(run_id, slug)
         worktree = _worktrees_dir(checkout.root) / run_id
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
         ensure_excluded(checkout)
-        worktree.parent.mkdir(parents=True, exist_ok=True)
-        with _worktree_lock(checkout.root):
-            _create_branch(checkout.root, run_id, branch, "worktree", "add", "--quiet", "-b", branch, str(worktree),
-                           checkout.head)
-        return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")
+        return cls(checkout.root, run_id, _new_branch_name(run_id, slug), worktree, checkout.head, "worktree")
+
+    def make(self) -> GitWorkspace:
+        """Create the branch at the base commit and check it out in the worktree; returns self."""
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        with _worktree_lock(self.repo_root):
+            _create_branch(self.repo_root, self.run_id, self.branch, "worktree", "add", "--quiet", "-b", self.branch,
+                           str(self.root), self.base_commit)
+        return self
 
     @classmethod
     def in_place(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
@@ -247,17 +259,24 @@ class GitWorkspace:
 
     @classmethod
     def attach(cls, repo_root: Path, run_id: str, branch: str, worktree_path: Path,
-               base_commit: str) -> GitWorkspace:
-        """The workspace of an existing run, to resume it; a deleted worktree is checked out again."""
+               base_commit: str, *, remake: bool = False) -> GitWorkspace:
+        """The workspace of an existing run, to resume it; a deleted worktree is checked out again.
+
+        With `remake` (a run that has committed nothing), a branch that is missing because the run
+        died while git was making it is made again at the base commit.
+        """
         repo_root = open_repo(repo_root)
         worktree_path = Path(worktree_path)
-        if not _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
-            raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
         mode: Literal["worktree", "in_place"] = "in_place" if _same(worktree_path, repo_root) else "worktree"
+        if mode == "worktree" and not (worktree_path / ".git").exists():
+            _clear_half_made(repo_root, worktree_path)
+        if not _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+            if not (remake and mode == "worktree"):
+                raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
+            return cls(repo_root, run_id, branch, worktree_path, base_commit).make()
         if mode == "worktree" and not (worktree_path / ".git").exists():
             worktree_path.parent.mkdir(parents=True, exist_ok=True)
             with _worktree_lock(repo_root):
-                git(repo_root, "worktree", "prune")
                 git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
         workspace = cls(repo_root, run_id, branch, worktree_path, base_commit, mode)
         workspace._require_on_branch()
@@ -337,6 +356,15 @@ class GitWorkspace:
                 git(self.root, "read-tree", "HEAD", env=env)
             git(self.root, "add", "--all", "--", ".", *_EXCLUDED, env=env)
             yield env
+
+
+def _clear_half_made(repo_root: Path, worktree: Path) -> None:
+    """What a run that died inside `git worktree add` left: git's record of the worktree, and a
+    folder without its `.git` (inside the run worktrees folder only, where it is the run's own)."""
+    with _worktree_lock(repo_root):
+        if worktree.exists() and _is_inside(worktree, _worktrees_dir(repo_root)):
+            shutil.rmtree(worktree)
+        git(repo_root, "worktree", "prune")
 
 
 def _commit_message(message: str, trailers: dict[str, str]) -> str:

@@ -75,7 +75,7 @@ def test_a_blocked_target_leaves_the_others_done(tmp_path):
 
 
 def test_a_killed_batch_resumes_without_redoing_finished_targets(tmp_path):
-    make_repos(tmp_path)
+    repos = make_repos(tmp_path)
     results = tmp_path / "r.jsonl"
     with scripted_server(delay_s=0.4) as server:
         spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
@@ -88,15 +88,28 @@ def test_a_killed_batch_resumes_without_redoing_finished_targets(tmp_path):
         proc.wait()
         finished = {line["target"] for line in read_results(results)}
         assert 1 <= len(finished) < 7
+        killed = _runs(repos)  # the finished targets' runs, and those the kill cut short
+        assert len(killed) > len(finished)
         before = planner_count(server)
         resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=120)
         assert resumed.returncode == 0, resumed.stderr + resumed.stdout
-        assert planner_count(server) - before == 7 - len(finished)  # only the unfinished targets ran
+        planned = planner_count(server) - before
+        assert planned <= 7 - len(finished)  # a killed run that had its plan is not planned again
         again = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=60)
-        assert again.returncode == 0 and planner_count(server) - before == 7 - len(finished)  # no model call
+        assert again.returncode == 0 and planner_count(server) - before == planned  # no model call
     lines = read_results(results)
     assert sorted(line["target"] for line in lines) == SEVEN_IDS  # each target exactly once
+    assert {line["status"] for line in lines} == {"succeeded"}
+    runs = _runs(repos)
+    # The killed runs were continued from their journals: one run per target, nothing started over
+    # on a new branch, no worktree left behind.
+    assert len(runs) == 7 and killed <= runs
+    assert {line["run_id"] for line in lines} == {run.name for run in runs}
     assert "7 target(s) already in the results file" in again.stdout
+
+
+def _runs(repos: dict[str, Path]) -> set[Path]:
+    return {run for repo in repos.values() for run in (repo / ".agent" / "runs").glob("*") if run.is_dir()}
 
 
 def test_an_unexpected_failure_in_one_job_is_only_that_targets_error(tmp_path):

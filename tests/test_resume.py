@@ -94,3 +94,42 @@ def test_ctrl_c_exits_130_with_a_resumable_journal(tmp_path, cli):
         resumed = cli("resume", report["run_id"], "--repo", str(repo), "--base-url", server.base_url, "--json")
     assert resumed.exit_code == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "succeeded"
+
+
+def _killed_while_planning(repo: Path) -> list[dict]:
+    """The journal of a run killed in its first model call."""
+    script = demo_script()
+    script.turns["planner"][0] = script.turns["planner"][0].model_copy(update={"delay_s": 60})
+    with ScriptedServer(script) as server:
+        proc = _start(run_args(server, repo))
+        _wait_for(lambda: len(server.requests_for("planner")) >= 1)
+        proc.kill()
+        proc.communicate()
+    return list(read_events(_journal(repo)))
+
+
+def test_a_run_killed_while_git_made_its_worktree_is_made_again_and_finished(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    started = _killed_while_planning(repo)[0]
+    # What a kill inside `git worktree add` leaves: no branch yet, a folder without its .git.
+    git(repo, "worktree", "remove", "--force", started["worktree"])
+    git(repo, "branch", "-D", started["branch"])
+    Path(started["worktree"]).mkdir(parents=True)
+    (Path(started["worktree"]) / "half-written.py").write_text("x = 1\n")
+
+    with ScriptedServer(demo_script()) as server:
+        result = cli("resume", started["run_id"], "--repo", str(repo), "--base-url", server.base_url, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded" and report["branch"] == started["branch"]
+    assert git(repo, "rev-list", "--count", f"{started['base_commit']}..{started['branch']}").strip() == "2"
+    assert not (Path(started["worktree"]) / "half-written.py").exists()
+
+
+def test_an_undone_run_is_not_resumed(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    started = _killed_while_planning(repo)[0]
+    assert cli("undo", started["run_id"], "--repo", str(repo)).exit_code == 0
+    resumed = cli("resume", started["run_id"], "--repo", str(repo), "--base-url", "http://127.0.0.1:9/v1")
+    assert resumed.exit_code == 2 and "was undone" in resumed.stderr
+    assert git(repo, "branch", "--list", started["branch"]) == ""

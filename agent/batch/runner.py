@@ -12,6 +12,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, cast
 
 from agent.batch.limiter import Admission, RateLimiter
@@ -19,7 +20,7 @@ from agent.batch.results import TargetResult, TargetStatus
 from agent.batch.spec import Target
 from agent.commands.run import create_session, resume_session
 from agent.errors import AgentError, RunInterrupted, UserError
-from agent.journal import Event
+from agent.journal import Event, read_events, runs_dir
 from agent.orchestrator import execute
 from agent.report import Report, build_report
 from agent.session import RunSession
@@ -42,6 +43,7 @@ class BatchRun:
     no_critics: bool = False
     on_event: EventListener | None = None  # (target id, journal event), for the progress view
     cancel: threading.Event = field(default_factory=threading.Event)
+    batch_id: str = ""  # what names this batch in each run's journal (its results file), for --resume
     resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
     endpoints: tuple[str, ...] = ()  # every base URL the runs will call, set up while the jobs start
     after_load: Callable[[], None] | None = None  # called once the model stack is loaded
@@ -77,7 +79,27 @@ def _create(target: Target, batch: BatchRun) -> RunSession:
             return resume_session(run_id, target.repo, batch.flags, **hooks)
         except UserError as exc:  # finished meanwhile, or its branch was removed: start afresh
             log.warning("target %s: run %s cannot be continued (%s); starting a new run", target.id, run_id, exc)
-    return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics, **hooks)
+    return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
+                          origin={"batch": batch.batch_id, "target": target.id}, **hooks)
+
+
+def unfinished_runs(targets: list[Target], batch_id: str) -> dict[str, str]:
+    """Target id → its latest run that this batch started and that never finished, found in the
+    repositories' run journals: a batch killed outright (SIGKILL, a power cut) recorded nothing
+    for its running targets, and `--resume` continues those runs instead of starting them over."""
+    wanted = {t.id for t in targets}
+    latest: dict[str, tuple[float, str, Path]] = {}
+    for repo in {t.repo for t in targets}:
+        for journal in runs_dir(repo).glob("*/events.jsonl"):
+            start = next(read_events(journal), None)
+            origin = (start or {}).get("origin") or {}
+            target = origin.get("target")
+            if origin.get("batch") != batch_id or target not in wanted:
+                continue
+            if target not in latest or start["ts"] > latest[target][0]:
+                latest[target] = (start["ts"], journal.parent.name, journal)
+    return {target: run_id for target, (_, run_id, journal) in latest.items()
+            if build_report(journal).status in ("running", "interrupted")}
 
 
 def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:

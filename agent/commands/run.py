@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -85,12 +86,13 @@ def _claim_run_id(repo_root: Path) -> str:
 
 def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool = False,
                    in_place: bool = False, before_attempt: AttemptHook | None = None,
-                   on_rate_limit: RateLimitHook | None = None) -> RunSession:
+                   on_rate_limit: RateLimitHook | None = None, origin: dict[str, str] | None = None) -> RunSession:
     """A new run of `task` on the repository at `repo`: branch, worktree, journal, model, critics.
 
     For a shared rate limiter: `before_attempt` admits every model request attempt (it may wait,
     or raise KeyboardInterrupt to stop the run resumably); `on_rate_limit` sees every response's
-    rate-limit headers.
+    rate-limit headers. `origin` (what started the run, e.g. a batch and its target) is journaled
+    with the start, so the run can be found again.
     """
     if not task.strip():
         raise UserError('the task is empty: say what to do, e.g. agent run "fix the failing test in tests/test_calc.py"')
@@ -100,18 +102,28 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     critics = [] if no_critics else load_critics(config.critics, repo_root)
     _require_keys(config, critics)
     run_id = _claim_run_id(repo_root)
+    run_folder = journal_path(repo_root, run_id).parent
     try:
         if in_place:
             workspace = GitWorkspace.in_place(repo_root, run_id, slugify(task))
         else:
-            workspace = GitWorkspace.create(checkout, run_id, slugify(task))
+            workspace = GitWorkspace.planned(checkout, run_id, slugify(task))
     except AgentError:
-        journal_path(repo_root, run_id).parent.rmdir()  # refused (a dirty tree): leave no trace
+        run_folder.rmdir()  # refused (a dirty tree): leave no trace
         raise
+    # Journaled before git makes the branch and worktree: a run killed meanwhile is still found
+    # and continued (`agent resume`, `agent batch --resume`), never left behind unrecorded.
     journal = _open_journal(journal_path(repo_root, run_id), config, critics)
     journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
                    worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
-                   flags=flags, no_critics=no_critics, config=config.redacted())
+                   flags=flags, no_critics=no_critics, config=config.redacted(), **({"origin": origin} if origin else {}))
+    if not in_place:
+        try:
+            workspace.make()
+        except AgentError:
+            journal.close()
+            shutil.rmtree(run_folder)  # git refused: leave no trace
+            raise
     client = _client(config, journal, before_attempt, on_rate_limit)
     return RunSession(run_id, task, config, workspace, journal, client, critics)
 
@@ -143,12 +155,15 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     report = build_report(events)
     if report.status in ("succeeded", "failed"):
         raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
+    if any(event["type"] == "run_undone" for event in events):
+        raise UserError(f"run {run_id} was undone (agent undo); start the task again with agent run")
     started = events[0]
     config = load_config(repo_root, {**(started.get("flags") or {}), **(flags or {})}, os.environ)
     critics = [] if started.get("no_critics") else load_critics(config.critics, repo_root)
     _require_keys(config, critics)
-    workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit)
     approved = {i for i, s in enumerate(report.steps) if s.status == "approved"}
+    workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit,
+                                    remake=not approved)
     workspace.reset_to(report.head_commit or report.base_commit)  # drop the interrupted step's partial work
     plan_event = next((e for e in events if e["type"] == "plan"), None)
     plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
