@@ -151,7 +151,9 @@ def test_one_limiter_paces_every_job_and_a_429_pauses_them_all(tmp_path):
 def test_an_interrupted_batch_continues_its_runs_on_resume(tmp_path):
     make_repos(tmp_path)
     results = tmp_path / "r.jsonl"
-    targets = "  - repo: calc\n    vars: {path: calc/stats.py}\n  - repo: users\n    vars: {path: users/store.py}\n"
+    # Two jobs: the third target's run is made ahead (journal, branch, worktree) while the first two run.
+    targets = ("  - repo: calc\n    vars: {path: calc/stats.py}\n  - repo: users\n    vars: {path: users/store.py}\n"
+               "  - repo: todo\n    vars: {path: todo/cli.py}\n")
     with scripted_server() as server:
         server.set_responder("executor", lambda body, role: executor(body, role).model_copy(update={"delay_s": 1.5}))
         spec = write_spec(tmp_path / "batch.yaml", server, targets, no_critics=True)
@@ -163,14 +165,14 @@ def test_an_interrupted_batch_continues_its_runs_on_resume(tmp_path):
         proc.send_signal(signal.SIGINT)  # both targets are inside their step
         assert proc.wait(timeout=60) == 130
         interrupted = {line["target"]: line["run_id"] for line in read_results(results)}
-        assert set(interrupted) == {"calc:calc/stats.py", "users:users/store.py"} and all(interrupted.values())
-        assert {line["status"] for line in read_results(results)} == {"interrupted"}
+        assert set(interrupted) == {"calc:calc/stats.py", "users:users/store.py", "todo:todo/cli.py"}
+        assert all(interrupted.values()) and {line["status"] for line in read_results(results)} == {"interrupted"}
 
         server.set_responder("executor", executor)
         plans = planner_count(server)
         resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=120)
         assert resumed.returncode == 0, resumed.stderr + resumed.stdout
-        assert planner_count(server) == plans  # the plans were journaled: the runs went on, not over
+        assert planner_count(server) == plans + 1  # journaled plans were kept; only the unstarted run planned
     final = {line["target"]: line for line in read_results(results) if line["status"] != "interrupted"}
     assert {t: line["run_id"] for t, line in final.items()} == interrupted  # the same runs finished
     assert all(line["status"] == "succeeded" and len(line["commits"]) == 1 for line in final.values())

@@ -52,13 +52,53 @@ class BatchRun:
         return Admission(self.limiter, self.cancel.is_set)
 
 
-def run_target(target: Target, batch: BatchRun) -> TargetResult:
+class Sessions:
+    """Makes each target's session (journal, branch, worktree) ahead of the job that takes it.
+
+    Jobs take targets in order; when a job takes target k, a helper thread starts on target
+    k + lookahead, so by the time a job moves on, git has made its next workspace while the model
+    was answering. A target taken before its turn came up is made in the job's own thread.
+    """
+
+    def __init__(self, targets: list[Target], batch: BatchRun, lookahead: int) -> None:
+        self._order = list(targets)
+        self._position = {t.id: i for i, t in enumerate(targets)}
+        self._batch = batch
+        self._lookahead = lookahead
+        self._ahead: dict[str, Future[RunSession]] = {}
+        self._scheduled: set[str] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-prepare")
+
+    def take(self, target: Target) -> RunSession:
+        """The target's session, waiting for one in the making; AgentError when it could not be made."""
+        with self._lock:
+            self._scheduled.add(target.id)
+            made = self._ahead.pop(target.id, None)
+            later = self._position[target.id] + self._lookahead
+            if later < len(self._order) and self._order[later].id not in self._scheduled:
+                upcoming = self._order[later]
+                self._scheduled.add(upcoming.id)
+                self._ahead[upcoming.id] = self._pool.submit(_create, upcoming, self._batch)
+        return made.result() if made is not None else _create(target, self._batch)
+
+    def close(self) -> list[tuple[Target, RunSession]]:
+        """Stop making sessions; those made for targets no job took (after Ctrl-C), for the caller."""
+        with self._lock:
+            left, self._ahead = self._ahead, {}
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        by_id = {t.id: t for t in self._order}
+        return [(by_id[tid], future.result()) for tid, future in left.items()
+                if not future.cancelled() and future.exception() is None]
+
+
+def run_target(target: Target, batch: BatchRun, sessions: Sessions | None = None) -> TargetResult:
     """Run one target to its end and describe the outcome; never raises for the target's own failures."""
     started = time.monotonic()
     if batch.cancel.is_set():
         return _without_run(target, "interrupted", "the batch was interrupted before this target started", started)
     try:
-        session = _create(target, batch)
+        session = sessions.take(target) if sessions is not None else _create(target, batch)
     except AgentError as exc:
         return _without_run(target, "error", str(exc), started)
     if batch.on_event is not None:
@@ -141,12 +181,24 @@ def _without_run(target: Target, status: TargetStatus, error: str, started: floa
                         error=error, duration_s=round(time.monotonic() - started, 3))
 
 
-def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None]) -> TargetResult:
+def _never_started(target: Target, session: RunSession) -> TargetResult:
+    """A session made ahead for a target the batch was interrupted before: journaled as
+    interrupted, so `--resume` continues that run."""
+    session.journal.append("run_interrupted", status="interrupted", duration_s=0.0)
+    session.journal.close()
+    session.client.close()
+    report = build_report(session.journal.path)
+    write_report(report, session.journal.path.parent / "report.json")
+    return _result(target, session, report, "interrupted", "the batch was interrupted before this target started",
+                   time.monotonic())
+
+
+def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None], sessions: Sessions) -> TargetResult:
     """`run_target`, with anything unexpected (outside the run itself) turned into this target's error."""
     started = time.monotonic()
     try:
         on_start(target)
-        return run_target(target, batch)
+        return run_target(target, batch, sessions)
     except Exception as exc:  # see _execute: one target's bug is its own result
         log.error("target %s failed unexpectedly", target.id, exc_info=exc)
         return _without_run(target, "error", f"unexpected {type(exc).__name__}: {exc}", started)
@@ -178,8 +230,10 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
     results: dict[str, TargetResult] = {}
     loading = threading.Thread(target=_load_shared_modules, args=(batch,), name="batch-load", daemon=True)
     loading.start()
+    sessions = Sessions(targets, batch, lookahead=max(1, jobs))
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
-    futures: dict[Future[TargetResult], Target] = {pool.submit(_guarded, t, batch, on_start): t for t in targets}
+    futures: dict[Future[TargetResult], Target] = {
+        pool.submit(_guarded, t, batch, on_start, sessions): t for t in targets}
     pending = set(futures)
     try:
         while pending:
@@ -197,5 +251,10 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
                 on_finish(results[futures[future].id])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for target, session in sessions.close():  # made ahead for targets that never ran
+            unused = _never_started(target, session)
+            if target.id not in results:  # no job reached it (Ctrl-C), rather than failed before taking it
+                results[target.id] = unused
+                on_finish(unused)
         loading.join()
     return results
