@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from agent.batch.limiter import RateLimiter
@@ -148,7 +149,8 @@ def test_one_limiter_paces_every_job_and_a_429_pauses_them_all(tmp_path):
     assert until - paused_at == 0.5 and not [t for t in limiter.admissions if paused_at < t < until]
 
 
-def test_an_interrupted_batch_continues_its_runs_on_resume(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_batch_continues_its_runs_on_resume(tmp_path, stop):
     make_repos(tmp_path)
     results = tmp_path / "r.jsonl"
     # Two jobs: the third target's run is made ahead (journal, branch, worktree) while the first two run.
@@ -162,7 +164,7 @@ def test_an_interrupted_batch_continues_its_runs_on_resume(tmp_path):
         deadline = time.monotonic() + 60
         while len(server.requests_for("executor")) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)  # both targets are inside their step
+        proc.send_signal(stop)  # both targets are inside their step
         assert proc.wait(timeout=60) == 130
         interrupted = {line["target"]: line["run_id"] for line in read_results(results)}
         assert set(interrupted) == {"calc:calc/stats.py", "users:users/store.py", "todo:todo/cli.py"}

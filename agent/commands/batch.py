@@ -16,6 +16,7 @@ from agent.batch.results import (
 from agent.batch.runner import BatchRun, run_all, unfinished_runs
 from agent.batch.spec import BatchSpec, Target, load_targets
 from agent.batch.view import BatchView, print_summary
+from agent.commands.run import terminate_as_interrupt
 from agent.config import AgentConfig, load_config
 from agent.errors import UserError
 
@@ -45,7 +46,7 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
                      endpoints=endpoints(configs.values(), batch_spec.no_critics), after_load=after_load)
     view = BatchView(console, todo, skipped=len(targets) - len(todo))
     batch.on_event = view.on_event
-    with view:
+    with terminate_as_interrupt(), view:
         new = run_all(todo, batch, jobs, on_start=view.start, on_finish=_recorder(store, view))
     finished = [r for t in targets if (r := done.get(t.id) or new.get(t.id)) is not None]
     notes = _write_outputs(store.path, predictions, finished, next(iter(configs.values())))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -9,7 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
@@ -174,8 +175,21 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM ends a run the way Ctrl-C does: journaled as interrupted, resumable."""
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within: SIGTERM (a CI job cancelled, `kill`) ends the work the way Ctrl-C does, journaled as
+    interrupted and resumable. Only the main thread can install a signal handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = False, ask: bool = False) -> int:
@@ -193,15 +207,12 @@ def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = 
         if event["type"] in ("plan", "step_committed"):
             view.on_event(event)
     error: AgentError | None = None
-    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
-        with view:
+        with terminate_as_interrupt(), view:
             status = execute(session)
     except AgentError as exc:
         error, status = exc, "error"
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         session.journal.close()
         session.client.close()
     report: Report = build_report(session.journal.path)
