@@ -47,6 +47,7 @@ class BatchRun:
     resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
     endpoints: tuple[str, ...] = ()  # every base URL the runs will call, set up while the jobs start
     after_load: Callable[[], None] | None = None  # called once the model stack is loaded
+    loaded: threading.Event = field(default_factory=threading.Event)  # set once it is (or failed to be)
 
     def admission(self) -> Admission:
         return Admission(self.limiter, self.cancel.is_set)
@@ -79,8 +80,13 @@ class Sessions:
             if later < len(self._order) and self._order[later].id not in self._scheduled:
                 upcoming = self._order[later]
                 self._scheduled.add(upcoming.id)
-                self._ahead[upcoming.id] = self._pool.submit(_create, upcoming, self._batch)
+                self._ahead[upcoming.id] = self._pool.submit(self._make_ahead, upcoming)
         return made.result() if made is not None else _create(target, self._batch)
+
+    def _make_ahead(self, target: Target) -> RunSession:
+        # Not while the model stack is still loading: the first model requests wait on that.
+        self._batch.loaded.wait()
+        return _create(target, self._batch)
 
     def close(self) -> list[tuple[Target, RunSession]]:
         """Stop making sessions; those made for targets no job took (after Ctrl-C), for the caller."""
@@ -212,12 +218,15 @@ def _load_shared_modules(batch: BatchRun) -> None:
     none of it), instead of by every job at once behind the import lock; a job that reaches its
     model client first waits for the import in progress.
     """
-    from agent.llm.client import load_http_stack
+    try:
+        from agent.llm.client import load_http_stack
 
-    tool_schemas()
-    load_http_stack(batch.endpoints)
-    if batch.after_load is not None:
-        batch.after_load()
+        tool_schemas()
+        load_http_stack(batch.endpoints)
+        if batch.after_load is not None:
+            batch.after_load()
+    finally:
+        batch.loaded.set()
 
 
 def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Callable[[Target], None],
