@@ -28,7 +28,7 @@ def execute(s: RunSession) -> str:
                 for rest in range(index + 1, len(plan.steps)):
                     s.journal.append("step_skipped", index=rest)
                 break
-        tests = s.final_tests()
+        tests = s.final_tests(every_step_committed=status == "succeeded")
         if status == "succeeded" and tests is not None and tests.get("exit_code") != 0:
             status = "failed"
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from agent.workspace import GitWorkspace, is_run_id
 from critics.registry import Critic
 from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
+from tools.testrun import detect_test_command
 from tools.trim import trim_middle
 
 STRUCTURED_OUTPUT_PROVIDERS = frozenset({"cerebras", "openai", "vllm"})
@@ -80,6 +81,8 @@ class RunSession:
     approved: set[int] = field(default_factory=set)
     # What the planner saw: nothing changes before the first step starts, so that step sees it too.
     _planned_view: str | None = field(default=None, init=False, repr=False)
+    # The whole test suite's result on the tree the last gate judged (None when that gate saw none).
+    _judged_tests: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     @property
     def structured(self) -> bool:
@@ -128,6 +131,7 @@ class RunSession:
     def judge(self, plan: Plan, index: int, outcome: StepOutcome, executor: Executor) -> GateResult:
         """The critics' verdicts on the step's diff and a current test result."""
         step, step_id = plan.steps[index], f"step-{index + 1}"
+        self._judged_tests = None
         if not self.critics:
             return GateResult({})
         if executor.edited_since_tests or executor.last_tests is None:
@@ -136,6 +140,8 @@ class RunSession:
             tests_text = result.text  # also when there is no test command: the critics read why
         else:
             tests_text = executor.last_tests_text
+        if executor.last_tests is not None and self._is_whole_suite(executor.last_tests):
+            self._judged_tests = executor.last_tests
         review = StepUnderReview(
             task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
             summary=outcome.summary, diff=trim_middle(redact(self.workspace.diff()), CRITIC_DIFF_CHARS),
@@ -148,15 +154,24 @@ class RunSession:
     def _critic_tests(self, call: ToolCall, step_id: str) -> str:
         return redact(self.tools(step_id).run(call).text)
 
-    def final_tests(self) -> dict[str, Any] | None:
-        """The test command once more on the finished branch; journaled as the report's `tests`."""
-        result = self.run_tests("final")
-        data = result.data or {}
+    def final_tests(self, every_step_committed: bool) -> dict[str, Any] | None:
+        """The whole test suite's result on the finished branch; journaled as the report's `tests`.
+
+        When every step was committed, the last gate's whole-suite run already tested exactly the
+        tree of the last commit (nothing edits the tree between that run and the commit), so its
+        result stands and the suite is not run a second time. Otherwise the suite runs once more.
+        """
+        reused = self._judged_tests if every_step_committed else None
+        data = reused if reused is not None else (self.run_tests("final").data or {})
         if data.get("command") is None and data.get("exit_code") is None:
             return None
         tests = {k: data.get(k) for k in ("command", "exit_code", "passed", "failed", "sandboxed")}
-        self.journal.append("tests", **tests)
+        self.journal.append("tests", **tests, reused=reused is not None)
         return tests
+
+    def _is_whole_suite(self, tests: dict[str, Any]) -> bool:
+        """Whether a test run was the test command without arguments (not a subset of the tests)."""
+        return tests.get("command") == (self.config.test_cmd or detect_test_command(self.workspace.root))
 
     def trailers(self, gate: GateResult) -> dict[str, str]:
         trailers = {name.title(): verdict.verdict for name, verdict in gate.verdicts.items()}

@@ -94,7 +94,7 @@ def locate(path: Path) -> Checkout:
         raise _unusable(path, proc)
     top, common, head = lines
     common_dir = Path(common) if Path(common).is_absolute() else path / common  # relative to -C's folder
-    return Checkout(Path(top), Path(os.path.normpath(common_dir)), head)
+    return Checkout(Path(top), Path(os.path.abspath(common_dir)), head)
 
 
 def _unusable(path: Path, failed: subprocess.CompletedProcess[str]) -> UserError:

@@ -161,3 +161,34 @@ def test_a_run_id_is_a_name_not_a_path(tmp_path, cli):
     for command in ("show", "resume", "undo"):
         result = cli(command, "../../elsewhere", "--repo", str(repo))
         assert result.exit_code == 2 and "invalid run id" in result.stderr and "Traceback" not in result.stderr
+
+
+def _test_runs(repo: Path, report: dict) -> list[dict]:
+    journal = repo / ".agent" / "runs" / report["run_id"] / "events.jsonl"
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    return [e for e in events if e["type"] == "tool_call" and e["name"] == "run_tests"] + \
+        [e for e in events if e["type"] == "tests"]
+
+
+def test_the_whole_suite_is_not_run_twice_on_the_same_tree(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    with ScriptedServer(demo_script()) as server:
+        result = cli(*run_args(server, repo))
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded" and report["tests"]["passed"] == 12
+    *runs, final = _test_runs(repo, report)
+    # Step 2's last whole-suite run tested exactly the tree of the last commit: that result stands.
+    assert [r["step"] for r in runs] == ["step-1", "step-1", "step-2"] and final["reused"] is True
+
+
+def test_the_suite_runs_once_more_when_the_last_run_was_a_subset(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    script = demo_script()
+    subset = script.turns["executor"][8].tool_calls[0].model_copy(update={"arguments": {"args": ["tests/test_stats.py"]}})
+    script.turns["executor"][8] = script.turns["executor"][8].model_copy(update={"tool_calls": [subset]})
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo))
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded" and report["tests"]["passed"] == 12
+    *runs, final = _test_runs(repo, report)
+    assert [r["step"] for r in runs] == ["step-1", "step-1", "step-2", "final"] and final["reused"] is False
