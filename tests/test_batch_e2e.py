@@ -109,6 +109,28 @@ def test_a_killed_batch_resumes_without_redoing_finished_targets(tmp_path):
     assert "7 target(s) already in the results file" in again.stdout
 
 
+def test_a_finished_run_whose_result_line_was_lost_is_recorded_not_redone(tmp_path):
+    repos = make_repos(tmp_path)
+    results = tmp_path / "r.jsonl"
+    with scripted_server() as server:
+        spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
+        assert batch_command(spec, jobs=3, resume=False, dry_run=False, results=results, predictions=None,
+                             console=_quiet()) == 0
+        complete = {line["target"]: line for line in read_results(results)}
+        # A kill after three runs finished but before their lines reached the results file.
+        lost = sorted(complete)[:3]
+        results.write_text("".join(json.dumps(line) + "\n" for t, line in complete.items() if t not in lost))
+        before = len(server.requests)
+        assert batch_command(spec, jobs=3, resume=True, dry_run=False, results=results, predictions=None,
+                             console=_quiet()) == 0
+        assert len(server.requests) == before  # recorded from their journals: no model call
+    recovered = {line["target"]: line for line in read_results(results)}
+    assert sorted(recovered) == SEVEN_IDS and len(_runs(repos)) == 7
+    for target in lost:
+        assert {k: recovered[target][k] for k in ("status", "run_id", "branch", "commits", "patch", "tests", "model")} \
+            == {k: complete[target][k] for k in ("status", "run_id", "branch", "commits", "patch", "tests", "model")}
+
+
 def _runs(repos: dict[str, Path]) -> set[Path]:
     return {run for repo in repos.values() for run in (repo / ".agent" / "runs").glob("*") if run.is_dir()}
 

@@ -113,7 +113,8 @@ def run_target(target: Target, batch: BatchRun, sessions: Sessions | None = None
     status, error = _execute(session)
     report = build_report(session.journal.path)
     write_report(report, session.journal.path.parent / "report.json")
-    return _result(target, session, report, status, error or report.error, started)
+    return _result(target, report, status, error or report.error, model=session.config.model,
+                   duration_s=time.monotonic() - started)
 
 
 def _create(target: Target, batch: BatchRun) -> RunSession:
@@ -129,23 +130,43 @@ def _create(target: Target, batch: BatchRun) -> RunSession:
                           origin={"batch": batch.batch_id, "target": target.id}, **hooks)
 
 
-def unfinished_runs(targets: list[Target], batch_id: str) -> dict[str, str]:
-    """Target id → its latest run that this batch started and that never finished, found in the
-    repositories' run journals: a batch killed outright (SIGKILL, a power cut) recorded nothing
-    for its running targets, and `--resume` continues those runs instead of starting them over."""
-    wanted = {t.id for t in targets}
-    latest: dict[str, tuple[float, str, Path]] = {}
+@dataclass
+class LeftBehind:
+    """What a killed batch left in its targets' run journals, by target id."""
+
+    to_continue: dict[str, str] = field(default_factory=dict)  # runs that never finished: their ids
+    finished: dict[str, TargetResult] = field(default_factory=dict)  # runs whose result line was lost
+
+
+def left_behind(targets: list[Target], batch_id: str) -> LeftBehind:
+    """The latest run this batch started for each target, found in the repositories' run journals.
+
+    A batch killed outright (SIGKILL, a power cut) wrote no result line for its running targets:
+    `--resume` continues their unfinished runs, and records the finished ones from their journals,
+    instead of starting either over.
+    """
+    by_id = {t.id: t for t in targets}
+    latest: dict[str, tuple[float, Path]] = {}
     for repo in {t.repo for t in targets}:
         for journal in runs_dir(repo).glob("*/events.jsonl"):
             start = next(read_events(journal), None)
             origin = (start or {}).get("origin") or {}
             target = origin.get("target")
-            if origin.get("batch") != batch_id or target not in wanted:
+            if origin.get("batch") != batch_id or target not in by_id:
                 continue
             if target not in latest or start["ts"] > latest[target][0]:
-                latest[target] = (start["ts"], journal.parent.name, journal)
-    return {target: run_id for target, (_, run_id, journal) in latest.items()
-            if build_report(journal).status in ("running", "interrupted")}
+                latest[target] = (start["ts"], journal)
+    left = LeftBehind()
+    for target, (_, journal) in latest.items():
+        events = list(read_events(journal))
+        report = build_report(events)
+        if report.status in ("running", "interrupted"):
+            left.to_continue[target] = report.run_id
+        else:
+            model = (events[0].get("config") or {}).get("model")
+            left.finished[target] = _result(by_id[target], report, cast(TargetStatus, report.status), report.error,
+                                            model=model, duration_s=report.duration_s)
+    return left
 
 
 def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
@@ -168,8 +189,8 @@ def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
         session.client.close()
 
 
-def _result(target: Target, session: RunSession, report: Report, status: TargetStatus, error: str | None,
-            started: float) -> TargetResult:
+def _result(target: Target, report: Report, status: TargetStatus, error: str | None, *, model: str | None,
+            duration_s: float) -> TargetResult:
     commits = [step.commit for step in report.steps if step.commit]  # one per approved step, in order
     patch = git(target.repo, "diff", *_DIFF_FLAGS, report.base_commit, report.head_commit) \
         if commits and report.head_commit else ""
@@ -177,8 +198,8 @@ def _result(target: Target, session: RunSession, report: Report, status: TargetS
     return TargetResult(
         target=target.id, repo=str(target.repo), vars=target.vars, status=status,
         branch=report.branch, commits=commits, patch=patch, tests=tests, usage=report.usage,
-        error=error if status != "succeeded" else None, duration_s=round(time.monotonic() - started, 3),
-        run_id=report.run_id, model=session.config.model,
+        error=error if status != "succeeded" else None, duration_s=round(duration_s, 3),
+        run_id=report.run_id, model=model,
     )
 
 
@@ -195,8 +216,8 @@ def _never_started(target: Target, session: RunSession) -> TargetResult:
     session.client.close()
     report = build_report(session.journal.path)
     write_report(report, session.journal.path.parent / "report.json")
-    return _result(target, session, report, "interrupted", "the batch was interrupted before this target started",
-                   time.monotonic())
+    return _result(target, report, "interrupted", "the batch was interrupted before this target started",
+                   model=session.config.model, duration_s=0.0)
 
 
 def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None], sessions: Sessions) -> TargetResult:

@@ -13,7 +13,7 @@ from agent.batch.limiter import RateLimiter
 from agent.batch.results import (
     ResultsFile, TargetResult, markdown_report, report_path, write_atomic, write_predictions,
 )
-from agent.batch.runner import BatchRun, run_all, unfinished_runs
+from agent.batch.runner import BatchRun, LeftBehind, left_behind, run_all
 from agent.batch.spec import BatchSpec, Target, load_targets
 from agent.batch.view import BatchView, print_summary
 from agent.commands.run import terminate_as_interrupt
@@ -38,11 +38,15 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
         return 0
     configs = check_configs(batch_spec, targets)
     store = ResultsFile(results or default_results(spec))
-    done = _previous_results(store, resume)
-    todo = [t for t in targets if t.id not in done]
     batch_id = str(store.path.resolve())
+    done = _previous_results(store, resume)
+    left = left_behind([t for t in targets if t.id not in done], batch_id) if resume else LeftBehind()
+    for result in left.finished.values():  # finished before a kill kept their lines from the file
+        store.append(result)
+    done |= left.finished
+    todo = [t for t in targets if t.id not in done]
     batch = BatchRun(batch_spec.flags(), limiter or shared_limiter(configs), no_critics=batch_spec.no_critics,
-                     batch_id=batch_id, resume_runs=_runs_to_continue(store, todo, batch_id) if resume else {},
+                     batch_id=batch_id, resume_runs=(left.to_continue | store.interrupted_runs()) if resume else {},
                      endpoints=endpoints(configs.values(), batch_spec.no_critics), after_load=after_load)
     view = BatchView(console, todo, skipped=len(targets) - len(todo))
     batch.on_event = view.on_event
@@ -111,12 +115,6 @@ def _previous_results(store: ResultsFile, resume: bool) -> dict[str, TargetResul
         raise UserError(f"{store.path} already holds {len(done)} result(s): pass --resume to skip those targets, "
                         "or remove the file (or choose another with --results) to start over")
     return done if resume else {}
-
-
-def _runs_to_continue(store: ResultsFile, todo: list[Target], batch_id: str) -> dict[str, str]:
-    """The runs `--resume` continues: those recorded as interrupted, and those a killed batch left
-    running without a word in the results file."""
-    return unfinished_runs(todo, batch_id) | store.interrupted_runs()
 
 
 def _recorder(store: ResultsFile, view: BatchView) -> Callable[[TargetResult], None]:
