@@ -70,6 +70,11 @@ class Sessions:
         self._scheduled: set[str] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-prepare")
+        # The first round is made at once, by the helpers alone: while the model SDK is still
+        # loading, two threads making workspaces slow that import less than a thread per job.
+        for first in self._order[:lookahead]:
+            self._scheduled.add(first.id)
+            self._ahead[first.id] = self._pool.submit(_create, first, batch)
 
     def take(self, target: Target) -> RunSession:
         """The target's session, waiting for one in the making; AgentError when it could not be made."""
