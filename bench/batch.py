@@ -5,8 +5,8 @@
 Runs the real CLI (`python -m agent batch`) on TARGETS targets spread over three fixture
 repositories, against the scripted server with every model call delayed DELAY seconds, once with
 `--jobs 1` (the serial time) and once with `--jobs JOBS`. Each target is a full gated run: plan,
-write a file, finish the step, four critics at once, commit, the final test command (`true`, in
-the sandbox). Prints the wall times, the ideal (serial / JOBS), their ratio (target: at most 1.3),
+write a file, finish the step, the test command (`true`, in the sandbox), four critics at once,
+commit (the gate's test result stands as the final one: the committed tree is the tested tree). Prints the wall times, the ideal (serial / JOBS), their ratio (target: at most 1.3),
 the start-up (launch to the first model request) and the ratio against an ideal that pays it once,
 the CPU floor, and the peak RSS of the batch process (its rusage from wait4).
 """
