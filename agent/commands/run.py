@@ -115,9 +115,10 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     # Journaled before git makes the branch and worktree: a run killed meanwhile is still found
     # and continued (`agent resume`, `agent batch --resume`), never left behind unrecorded.
     journal = _open_journal(journal_path(repo_root, run_id), config, critics)
+    where_from = {"origin": origin} if origin else {}
     journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
                    worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
-                   flags=flags, no_critics=no_critics, config=config.redacted(), **({"origin": origin} if origin else {}))
+                   flags=flags, no_critics=no_critics, config=config.redacted(), **where_from)
     if not in_place:
         try:
             workspace.make()
