@@ -103,23 +103,28 @@ class Sessions:
                 if not future.cancelled() and future.exception() is None]
 
 
-def run_target(target: Target, batch: BatchRun, sessions: Sessions | None = None) -> TargetResult:
+def run_target(target: Target, batch: BatchRun, sessions: Sessions) -> TargetResult:
     """Run one target to its end and describe the outcome; never raises for the target's own failures."""
     started = time.monotonic()
     if batch.cancel.is_set():
         return _without_run(target, "interrupted", "the batch was interrupted before this target started", started)
     try:
-        session = sessions.take(target) if sessions is not None else _create(target, batch)
+        session = sessions.take(target)
     except AgentError as exc:
         return _without_run(target, "error", str(exc), started)
     if batch.on_event is not None:
         listener = batch.on_event
         session.journal.subscribe(lambda event: listener(target.id, event))
     status, error = _execute(session)
+    return _ended(target, session, status, error, time.monotonic() - started)
+
+
+def _ended(target: Target, session: RunSession, status: TargetStatus, error: str | None,
+           duration_s: float) -> TargetResult:
+    """The result of a session whose journal is closed; its report.json is written on the way."""
     report = build_report(session.journal.path)
     write_report(report, session.journal.path.parent / "report.json")
-    return _result(target, report, status, error or report.error, model=session.config.model,
-                   duration_s=time.monotonic() - started)
+    return _result(target, report, status, error or report.error, model=session.config.model, duration_s=duration_s)
 
 
 def _create(target: Target, batch: BatchRun) -> RunSession:
@@ -219,10 +224,7 @@ def _never_started(target: Target, session: RunSession) -> TargetResult:
     session.journal.append("run_interrupted", status="interrupted", duration_s=0.0)
     session.journal.close()
     session.client.close()
-    report = build_report(session.journal.path)
-    write_report(report, session.journal.path.parent / "report.json")
-    return _result(target, report, "interrupted", "the batch was interrupted before this target started",
-                   model=session.config.model, duration_s=0.0)
+    return _ended(target, session, "interrupted", "the batch was interrupted before this target started", 0.0)
 
 
 def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None], sessions: Sessions) -> TargetResult:

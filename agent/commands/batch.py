@@ -86,8 +86,7 @@ def check_configs(spec: BatchSpec, targets: list[Target]) -> dict[Path, AgentCon
             continue
         try:
             config = load_config(target.repo, spec.flags(), os.environ)
-            critics = [] if spec.no_critics else config.critics
-            for role in ("planner", "executor", *critics):
+            for role in _roles(config, spec.no_critics):
                 config.require_key(role)
         except UserError as exc:
             raise UserError(f"{target.repo}: {exc}") from None
@@ -95,10 +94,14 @@ def check_configs(spec: BatchSpec, targets: list[Target]) -> dict[Path, AgentCon
     return configs
 
 
+def _roles(config: AgentConfig, no_critics: bool) -> tuple[str, ...]:
+    """Every role a run with this configuration calls the model as."""
+    return ("planner", "executor", *([] if no_critics else config.critics))
+
+
 def endpoints(configs: Iterable[AgentConfig], no_critics: bool) -> tuple[str, ...]:
     """Every base URL the batch's runs will call, over every role of every repository."""
-    urls = {config.role_settings(role).base_url
-            for config in configs for role in ("planner", "executor", *([] if no_critics else config.critics))}
+    urls = {config.role_settings(role).base_url for config in configs for role in _roles(config, no_critics)}
     return tuple(sorted(urls))
 
 

@@ -146,6 +146,14 @@ def _drain(chunks: Iterator[bytes]) -> None:
             return
 
 
+async def _adrain(chunks: AsyncIterator[bytes]) -> None:
+    drained = 0
+    async for chunk in chunks:
+        drained += len(chunk)
+        if drained > DRAIN_LIMIT:
+            return
+
+
 class _AsyncDrainingStream(httpx2.AsyncByteStream):
     def __init__(self, inner: httpx2.AsyncByteStream) -> None:
         self._inner = inner
@@ -161,11 +169,7 @@ class _AsyncDrainingStream(httpx2.AsyncByteStream):
         try:
             if self._ending.done:
                 async with asyncio.timeout(DRAIN_TIMEOUT_S):
-                    drained = 0
-                    async for chunk in self._chunks:
-                        drained += len(chunk)
-                        if drained > DRAIN_LIMIT:
-                            break
+                    await _adrain(self._chunks)
         except (httpx2.TransportError, TimeoutError):
             pass
         finally:
