@@ -1,9 +1,6 @@
 """The run's git workspace: its own branch in its own worktree, so the user's checkout is never touched.
 
-Plain `git` subprocesses, not GitPython: every operation here is one git command (worktree
-add/remove, add + commit, diff against a temporary index), GitPython's `Repo` objects leave
-ResourceWarnings unless closed, and a subprocess lets each call pin its environment exactly
-(a temporary GIT_INDEX_FILE, the identity fallback, no GIT_DIR inherited from a hook).
+Every operation is a plain git command (see `agent.gitrepo` for why not GitPython).
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -24,7 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from agent.errors import AgentError, UserError
+from agent.errors import UserError
+from agent.gitrepo import Checkout, failure, git, git_ok, locate, open_repo, run_git
 from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS
 
 AGENT_DIR = ".agent"
@@ -32,11 +29,6 @@ BRANCH_PREFIX = "agent/"
 FALLBACK_NAME = "glm-agent"
 FALLBACK_EMAIL = "agent@localhost"
 
-# Variables that would point git at another repository or index than the one named by -C.
-_GIT_LOCATION_VARS = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
-)
 # The user's diff settings (noprefix, external drivers, colour) must not change what a critic
 # reads or what a patch file applies as.
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/")
@@ -46,77 +38,6 @@ _EXCLUDED = (
     *(f":(exclude,glob)**/{pattern}" for pattern in DEFAULT_SECRET_GLOBS),
     *(f":(exclude,glob)**/{folder}/**" for folder in SECRET_DIRS),
 )
-
-
-class GitError(AgentError):
-    """A git command failed; the message names the command and git's own first line of complaint."""
-
-
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run `git -C cwd ARGS` and return stdout; GitError with git's message when it fails."""
-    proc = _run_git(cwd, args, env)
-    if proc.returncode != 0:
-        complaint = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
-        raise GitError(f"git {' '.join(args[:3])} failed in {cwd}: {complaint.strip()}")
-    return proc.stdout
-
-
-def _git_ok(cwd: Path, *args: str) -> bool:
-    """True when `git -C cwd ARGS` succeeds (for questions like 'does this ref exist')."""
-    return _run_git(cwd, args, None).returncode == 0
-
-
-def _run_git(cwd: Path, args: tuple[str, ...], env: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    full_env = base | {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"} | (env or {})
-    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, env=full_env,
-                          stdin=subprocess.DEVNULL)
-
-
-@dataclass(frozen=True)
-class Checkout:
-    """What one `git rev-parse` says of a checkout: its top level, git's common dir, HEAD's commit."""
-
-    root: Path
-    common_dir: Path
-    head: str
-
-
-def locate(path: Path) -> Checkout:
-    """The checkout containing `path`, in one git call; UserError naming what is wrong when there is none to use."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: not a directory")
-    proc = _run_git(path, ("rev-parse", "--show-toplevel", "--git-common-dir", "--verify", "--quiet", "HEAD^{commit}"),
-                    None)
-    lines = proc.stdout.splitlines()
-    if proc.returncode != 0 or len(lines) != 3:
-        raise _unusable(path, proc)
-    top, common, head = lines
-    common_dir = Path(common) if Path(common).is_absolute() else path / common  # relative to -C's folder
-    return Checkout(Path(top), Path(os.path.abspath(common_dir)), head)
-
-
-def _unusable(path: Path, failed: subprocess.CompletedProcess[str]) -> UserError:
-    """Why `path` holds no usable checkout: asked only once the one-call probe has failed."""
-    proc = _run_git(path, ("rev-parse", "--is-bare-repository"), None)
-    if proc.returncode != 0:
-        if "dubious ownership" in proc.stderr:
-            return UserError(f"{path}: git refuses a repository owned by another user; see `git config safe.directory`")
-        return UserError(f"{path}: not a git repository (run `git init` and commit first)")
-    top = _run_git(path, ("rev-parse", "--show-toplevel"), None)
-    if proc.stdout.strip() == "true" or top.returncode != 0 or not top.stdout.strip():
-        return UserError(f"{path}: not inside a working tree (a bare repository or a .git directory)")
-    root = Path(top.stdout.strip())
-    if not _git_ok(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
-        return UserError(f"{root}: the repository has no commits yet; commit something first")
-    complaint = next((line for line in failed.stderr.splitlines() if line.strip()), f"exit {failed.returncode}")
-    return UserError(f"{path}: git cannot read this checkout: {complaint.strip()}")
-
-
-def open_repo(path: Path) -> Path:
-    """The top-level directory of the git repository containing `path`; UserError when there is none to use."""
-    return locate(path).root
 
 
 def slugify(task: str, max_len: int = 40) -> str:
@@ -192,15 +113,14 @@ def _new_branch_name(run_id: str, slug: str) -> str:
 
 def _create_branch(repo_root: Path, run_id: str, branch: str, *args: str) -> None:
     """`git ARGS`, a command that creates `branch`; git's refusal of the name becomes a UserError."""
-    proc = _run_git(repo_root, args, None)
+    proc = run_git(repo_root, args, None)
     if proc.returncode == 0:
         return
     if "already exists" in proc.stderr and branch in proc.stderr:
         raise UserError(f"branch {branch} already exists; remove it with `agent undo {run_id}` or pick another run")
     if "not a valid branch name" in proc.stderr:
         raise UserError(f"cannot use {branch!r} as a branch name")
-    complaint = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
-    raise GitError(f"git {' '.join(args[:3])} failed in {repo_root}: {complaint.strip()}")
+    raise failure(repo_root, args, proc)
 
 
 @dataclass
@@ -270,7 +190,7 @@ class GitWorkspace:
         mode: Literal["worktree", "in_place"] = "in_place" if _same(worktree_path, repo_root) else "worktree"
         if mode == "worktree" and not (worktree_path / ".git").exists():
             _clear_half_made(repo_root, worktree_path)
-        if not _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+        if not git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
             if not (remake and mode == "worktree"):
                 raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
             return cls(repo_root, run_id, branch, worktree_path, base_commit).make()
@@ -329,7 +249,7 @@ class GitWorkspace:
     @functools.cached_property
     def _identity(self) -> tuple[str, ...]:
         """`-c user.name=… -c user.email=…` for whichever the user has not configured (asked once a run)."""
-        listed = _run_git(self.root, ("config", "--get-regexp", r"^user\.(name|email)$"), None).stdout
+        listed = run_git(self.root, ("config", "--get-regexp", r"^user\.(name|email)$"), None).stdout
         configured = {key for key, _, value in (line.partition(" ") for line in listed.splitlines()) if value.strip()}
         flags: list[str] = []
         for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL)):
@@ -406,7 +326,7 @@ def undo(repo_root: Path, run_id: str, branch: str, worktree: Path | None = None
             done.append(f"removed directory {worktree}")
     else:
         raise UserError(f"refusing to remove {worktree}: run worktrees live under {_worktrees_dir(repo_root)}")
-    if _git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+    if git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
         git(repo_root, "branch", "--quiet", "-D", branch)
         done.append(f"deleted branch {branch}")
     return done

@@ -11,7 +11,8 @@ import pytest
 from conftest import git, make_repo
 
 from agent.errors import UserError
-from agent.workspace import GitError, GitWorkspace, new_run_id, open_repo, slugify, undo
+from agent.gitrepo import GitError, open_repo
+from agent.workspace import GitWorkspace, new_run_id, slugify, undo
 
 MEDIAN_BUG = "ordered[mid] + ordered[mid + 1]"
 MEDIAN_FIX = "ordered[mid - 1] + ordered[mid]"

@@ -25,7 +25,7 @@ from agent.orchestrator import execute
 from agent.report import Report, build_report
 from agent.session import RunSession
 from agent.summary import write_report
-from agent.workspace import git
+from agent.gitrepo import git
 from tools.registry import tool_schemas
 
 log = logging.getLogger("agent.batch")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.config_sources import did_you_mean
 from agent.errors import UserError
-from agent.workspace import git, open_repo
+from agent.gitrepo import git, open_repo
 
 # libyaml's loader where PyYAML was built with it (the usual wheels are): the same documents and
 # line marks, parsed in C.

@@ -26,7 +26,7 @@ from agent.review.parts import CHARS_PER_TOKEN, DiffPart, part_budget_chars, spl
 from agent.review import post as posting  # `post` is also the --post flag's name
 from agent.review.post import load_plan, post_target, read_event
 from agent.review.sarif import render_sarif
-from agent.workspace import open_repo
+from agent.gitrepo import open_repo
 from critics.registry import Critic
 
 PART_TOKENS_ENV = "AGENT_REVIEW_PART_TOKENS"  # per-request diff budget, to force splitting

@@ -27,7 +27,8 @@ from agent.report import Report, build_report
 from agent.session import RunSession, journal_path
 from agent.ui import Mode, RunView
 from agent.summary import print_summary, write_report
-from agent.workspace import GitWorkspace, locate, new_run_id, open_repo, slugify
+from agent.gitrepo import locate, open_repo
+from agent.workspace import GitWorkspace, new_run_id, slugify
 from critics.registry import Critic, load_critics
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "error": 3, "interrupted": 130, "running": 1}

@@ -12,7 +12,8 @@ from agent.journal import Journal, runs_dir
 from agent.report import Report, build_report
 from agent.session import journal_path
 from agent.summary import print_summary
-from agent.workspace import open_repo, undo
+from agent.gitrepo import open_repo
+from agent.workspace import undo
 
 
 def _load(repo_root: Path, run_id: str) -> Report:

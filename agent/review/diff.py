@@ -21,7 +21,7 @@ from unidiff.patch import Hunk
 
 from agent.errors import UserError
 from agent.review.model import SkippedFile
-from agent.workspace import GitError
+from agent.gitrepo import GitError
 from tools.paths import is_secret
 
 DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
