@@ -143,21 +143,32 @@ class GitWorkspace:
         return cls.planned(repo, run_id, slug).make()
 
     @classmethod
-    def planned(cls, repo: Path | Checkout, run_id: str, slug: str) -> GitWorkspace:
-        """The workspace `create` makes, named and checked but not made yet: no branch, no worktree.
+    def planned(cls, repo: Path | Checkout, run_id: str, slug: str, *, in_place: bool = False) -> GitWorkspace:
+        """The workspace `make` creates, named and checked but not made: no branch, no worktree yet.
 
         A run journals its start between the two, so that a run killed while git makes them can
-        still be found and continued.
+        still be found and continued. `in_place`: the branch is checked out in the user's own
+        checkout, which must be clean.
         """
         checkout = repo if isinstance(repo, Checkout) else locate(repo)
+        ensure_excluded(checkout)
+        branch = _new_branch_name(run_id, slug)
+        if in_place:
+            dirty = git(checkout.root, "status", "--porcelain", "--untracked-files=normal").splitlines()
+            if dirty:
+                raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) "
+                                f"first (e.g. {dirty[0][3:]}), or run without --in-place")
+            return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place")
         worktree = _worktrees_dir(checkout.root) / run_id
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
-        ensure_excluded(checkout)
-        return cls(checkout.root, run_id, _new_branch_name(run_id, slug), worktree, checkout.head, "worktree")
+        return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")
 
     def make(self) -> GitWorkspace:
-        """Create the branch at the base commit and check it out in the worktree; returns self."""
+        """Create the branch at the base commit and check it out (in the worktree, or in place); returns self."""
+        if self.mode == "in_place":
+            _create_branch(self.root, self.run_id, self.branch, "checkout", "--quiet", "-b", self.branch)
+            return self
         self.root.parent.mkdir(parents=True, exist_ok=True)
         with _worktree_lock(self.repo_root):
             _create_branch(self.repo_root, self.run_id, self.branch, "worktree", "add", "--quiet", "-b", self.branch,
@@ -167,15 +178,7 @@ class GitWorkspace:
     @classmethod
     def in_place(cls, repo_root: Path, run_id: str, slug: str) -> GitWorkspace:
         """A new branch from HEAD checked out in the user's own checkout, which must be clean."""
-        checkout = locate(repo_root)
-        ensure_excluded(checkout)
-        dirty = git(checkout.root, "status", "--porcelain", "--untracked-files=normal").splitlines()
-        if dirty:
-            raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) first "
-                            f"(e.g. {dirty[0][3:]}), or run without --in-place")
-        branch = _new_branch_name(run_id, slug)
-        _create_branch(checkout.root, run_id, branch, "checkout", "--quiet", "-b", branch)
-        return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place")
+        return cls.planned(repo_root, run_id, slug, in_place=True).make()
 
     @classmethod
     def attach(cls, repo_root: Path, run_id: str, branch: str, worktree_path: Path,

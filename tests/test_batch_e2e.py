@@ -15,6 +15,7 @@ from rich.console import Console
 
 from agent.batch.limiter import RateLimiter
 from agent.batch.runner import BatchRun, run_all
+from agent.workspace import is_run_id
 from agent.batch.spec import load_targets
 from agent.commands.batch import batch_command
 from agent.testing import ErrorSpec, Turn
@@ -132,7 +133,8 @@ def test_a_finished_run_whose_result_line_was_lost_is_recorded_not_redone(tmp_pa
 
 
 def _runs(repos: dict[str, Path]) -> set[Path]:
-    return {run for repo in repos.values() for run in (repo / ".agent" / "runs").glob("*") if run.is_dir()}
+    return {run for repo in repos.values() for run in (repo / ".agent" / "runs").glob("*")
+            if run.is_dir() and is_run_id(run.name)}
 
 
 def test_an_unexpected_failure_in_one_job_is_only_that_targets_error(tmp_path):

@@ -133,3 +133,23 @@ def test_an_undone_run_is_not_resumed(tmp_path, cli):
     resumed = cli("resume", started["run_id"], "--repo", str(repo), "--base-url", "http://127.0.0.1:9/v1")
     assert resumed.exit_code == 2 and "was undone" in resumed.stderr
     assert git(repo, "branch", "--list", started["branch"]) == ""
+
+
+def test_a_run_cut_off_while_starting_leaves_no_run_behind(tmp_path, cli):
+    from agent.commands.run import _begin_journal
+    from agent.journal import Journal
+    from agent.workspace import GitWorkspace
+
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+
+    def killed(workspace):
+        raise KeyboardInterrupt  # stands in for a kill before the first event is in place
+
+    try:
+        _begin_journal(repo, lambda run_id: GitWorkspace.planned(repo, run_id, "task"), killed, Journal)
+    except KeyboardInterrupt:
+        pass
+    runs = repo / ".agent" / "runs"
+    assert [p.name for p in runs.iterdir() if not p.name.startswith(".")] == []  # no run folder, empty or not
+    assert "no runs yet" in cli("runs", "--repo", str(repo)).stdout
+    assert git(repo, "branch", "--list", "agent/*") == ""

@@ -26,6 +26,7 @@ from agent.report import Report, build_report
 from agent.session import RunSession
 from agent.summary import write_report
 from agent.gitrepo import git
+from agent.workspace import is_run_id
 from tools.registry import tool_schemas
 
 log = logging.getLogger("agent.batch")
@@ -159,6 +160,8 @@ def left_behind(targets: list[Target], batch_id: str) -> LeftBehind:
     latest: dict[str, tuple[float, Path]] = {}
     for repo in {t.repo for t in targets}:
         for journal in runs_dir(repo).glob("*/events.jsonl"):
+            if not is_run_id(journal.parent.name):  # a run still being started (or killed doing so)
+                continue
             start = next(read_events(journal), None)
             origin = (start or {}).get("origin") or {}
             target = origin.get("target")

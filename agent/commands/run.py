@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -16,7 +18,7 @@ from rich.console import Console
 
 from agent.config import NO_KEY_PLACEHOLDER, AgentConfig, load_config
 from agent.errors import AgentError, UserError
-from agent.journal import Journal, read_events
+from agent.journal import Journal, read_events, runs_dir
 from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
@@ -74,16 +76,40 @@ def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook |
     return RecordingClient(inner, journal)
 
 
-def _claim_run_id(repo_root: Path) -> str:
-    """A fresh run id whose run folder this call created: mkdir is atomic, so two runs started in
-    the same second (a batch) can never share an id."""
+def _begin_journal(repo_root: Path, plan: Callable[[str], GitWorkspace],
+                   start: Callable[[GitWorkspace], dict[str, Any]], open_journal: Callable[[Path], Journal],
+                   ) -> tuple[GitWorkspace, Journal]:
+    """A fresh run id, its workspace planned, and its journal begun with `run_started`, in one step.
+
+    The first event is written in a hidden staging folder that is then renamed to the run's own,
+    so a run killed at any moment is either absent or journaled (never an empty run folder), and
+    two runs started in the same second (a batch) never share an id: renaming onto a taken one fails.
+    """
+    runs = runs_dir(repo_root)
+    runs.mkdir(parents=True, exist_ok=True)
     while True:
         run_id = new_run_id()
+        workspace = plan(run_id)
+        staging = Path(tempfile.mkdtemp(prefix=".starting-", dir=runs))
         try:
-            journal_path(repo_root, run_id).parent.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            continue
-        return run_id
+            with open_journal(staging / "events.jsonl") as journal:
+                journal.append("run_started", run_id=run_id, **start(workspace))
+            os.rename(staging, runs / run_id)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue  # the id was taken meanwhile
+            raise
+        _fsync_folder(runs)  # the rename itself survives a power cut
+        return workspace, open_journal(journal_path(repo_root, run_id))
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool = False,
@@ -103,32 +129,27 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     config = load_config(repo_root, flags, os.environ)
     critics = [] if no_critics else load_critics(config.critics, repo_root)
     _require_keys(config, critics)
-    run_id = _claim_run_id(repo_root)
-    run_folder = journal_path(repo_root, run_id).parent
-    try:
-        if in_place:
-            workspace = GitWorkspace.in_place(repo_root, run_id, slugify(task))
-        else:
-            workspace = GitWorkspace.planned(checkout, run_id, slugify(task))
-    except AgentError:
-        run_folder.rmdir()  # refused (a dirty tree): leave no trace
-        raise
-    # Journaled before git makes the branch and worktree: a run killed meanwhile is still found
-    # and continued (`agent resume`, `agent batch --resume`), never left behind unrecorded.
-    journal = _open_journal(journal_path(repo_root, run_id), config, critics)
     where_from = {"origin": origin} if origin else {}
-    journal.append("run_started", run_id=run_id, task=task, repo=str(repo_root), branch=workspace.branch,
-                   worktree=str(workspace.root), base_commit=workspace.base_commit, in_place=in_place,
-                   flags=flags, no_critics=no_critics, config=config.redacted(), **where_from)
-    if not in_place:
-        try:
-            workspace.make()
-        except AgentError:
-            journal.close()
-            shutil.rmtree(run_folder)  # git refused: leave no trace
-            raise
+
+    def start(workspace: GitWorkspace) -> dict[str, Any]:
+        return dict(task=task, repo=str(repo_root), branch=workspace.branch, worktree=str(workspace.root),
+                    base_commit=workspace.base_commit, in_place=in_place, flags=flags, no_critics=no_critics,
+                    config=config.redacted(), **where_from)
+
+    # Journaled before git makes the branch and worktree: a run killed meanwhile is still found
+    # and continued (`agent resume`, `agent batch --resume`), never left behind unrecorded. A plan
+    # refused (a dirty tree for --in-place) leaves no trace.
+    workspace, journal = _begin_journal(
+        repo_root, lambda run_id: GitWorkspace.planned(checkout, run_id, slugify(task), in_place=in_place), start,
+        lambda path: _open_journal(path, config, critics))
+    try:
+        workspace.make()
+    except AgentError:
+        journal.close()
+        shutil.rmtree(journal.path.parent)  # git refused: leave no trace
+        raise
     client = _client(config, journal, before_attempt, on_rate_limit)
-    return RunSession(run_id, task, config, workspace, journal, client, critics)
+    return RunSession(workspace.run_id, task, config, workspace, journal, client, critics)
 
 
 def run_command(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool, in_place: bool,

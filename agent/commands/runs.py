@@ -13,7 +13,7 @@ from agent.report import Report, build_report
 from agent.session import journal_path
 from agent.summary import print_summary
 from agent.gitrepo import open_repo
-from agent.workspace import undo
+from agent.workspace import is_run_id, undo
 
 
 def _load(repo_root: Path, run_id: str) -> Report:
@@ -29,7 +29,8 @@ def _load(repo_root: Path, run_id: str) -> Report:
 def runs_command(repo: Path) -> int:
     repo_root = open_repo(repo)
     folder = runs_dir(repo_root)
-    ids = sorted((p.name for p in folder.iterdir() if (p / "events.jsonl").is_file()), reverse=True) if folder.is_dir() else []
+    ids = sorted((p.name for p in folder.iterdir() if is_run_id(p.name) and (p / "events.jsonl").is_file()),
+                 reverse=True) if folder.is_dir() else []
     console = Console(highlight=False)
     if not ids:
         console.print("no runs yet")
