@@ -6,6 +6,7 @@ import os
 import shlex
 import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import git, make_repo
 
+from tools import sandbox
 from tools.sandbox import SandboxMode, detect_sandbox, run_sandboxed, scrub_env
 
 PY = shlex.quote(sys.executable)
@@ -127,6 +129,30 @@ def test_mode_auto_matches_detection(tmp_path: Path) -> None:
     assert outcome.sandboxed is BWRAP.available
     assert (outcome.warning is None) is BWRAP.available
     assert detect_sandbox() is BWRAP  # probed once, then cached
+
+
+
+def test_jobs_asking_at_once_share_one_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's jobs reach their first test run together: one bwrap probe serves them all."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho probe >> {shlex.quote(str(calls))}\nsleep 0.2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    sandbox._probe.cache_clear()
+    try:
+        found: list[object] = []
+        jobs = [threading.Thread(target=lambda: found.append(detect_sandbox())) for _ in range(8)]
+        for job in jobs:
+            job.start()
+        for job in jobs:
+            job.join()
+        assert calls.read_text().splitlines() == ["probe"]
+        assert len(found) == 8 and all(info is found[0] for info in found)
+        assert "bubblewrap works" in found[0].detail  # type: ignore[attr-defined]
+    finally:
+        sandbox._probe.cache_clear()  # the next test probes the real bwrap again
 
 
 # --- inside bubblewrap ----------------------------------------------------------------------------

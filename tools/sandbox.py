@@ -12,9 +12,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Mapping
 
@@ -62,9 +62,20 @@ def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in env.items() if not SECRET_ENV.search(name)}
 
 
-@lru_cache(maxsize=1)
+_probing = threading.Lock()
+
+
 def detect_sandbox() -> SandboxInfo:
-    """Whether bubblewrap can really build our sandbox here (containers often forbid namespaces)."""
+    """Whether bubblewrap can really build our sandbox here (containers often forbid namespaces).
+
+    Probed once per process: the jobs of a batch that ask at the same moment wait for one probe.
+    """
+    with _probing:
+        return _probe()
+
+
+@functools.cache
+def _probe() -> SandboxInfo:
     exe = shutil.which("bwrap")
     if exe is None:
         return SandboxInfo("bwrap", False, "bwrap is not installed (apt-get install bubblewrap)")
