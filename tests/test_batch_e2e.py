@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from agent.batch.limiter import RateLimiter
+from agent.batch.results import ResultsFile
 from agent.batch.runner import BatchRun, run_all
 from agent.workspace import is_run_id
 from agent.batch.spec import load_targets
@@ -130,6 +131,61 @@ def test_a_finished_run_whose_result_line_was_lost_is_recorded_not_redone(tmp_pa
     for target in lost:
         assert {k: recovered[target][k] for k in ("status", "run_id", "branch", "commits", "patch", "tests", "model")} \
             == {k: complete[target][k] for k in ("status", "run_id", "branch", "commits", "patch", "tests", "model")}
+
+
+def test_resume_after_the_spec_changed_a_task_starts_that_target_afresh(tmp_path):
+    repos = make_repos(tmp_path)
+    results = tmp_path / "r.jsonl"
+    with scripted_server() as server:
+        spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
+        assert batch_command(spec, jobs=3, resume=False, dry_run=False, results=results, predictions=None,
+                             console=_quiet()) == 0
+        old = {line["target"]: line["run_id"] for line in read_results(results)}
+        lost = sorted(old)[:2]  # killed before their lines were written...
+        results.write_text("".join(line + "\n" for line in results.read_text().splitlines()
+                                   if json.loads(line)["target"] not in lost))
+        spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))  # ...then the task edited
+        plans = planner_count(server)
+        assert batch_command(spec, jobs=3, resume=True, dry_run=False, results=results, predictions=None,
+                             console=_quiet()) == 0
+        assert planner_count(server) == plans + 2  # the old runs did another task: not taken as these targets'
+    new = {line["target"]: line for line in read_results(results)}
+    for target in lost:
+        assert new[target]["run_id"] != old[target] and new[target]["status"] == "succeeded"
+        started = json.loads((Path(new[target]["repo"]) / ".agent" / "runs" / new[target]["run_id"] / "events.jsonl")
+                             .read_text().splitlines()[0])
+        assert "fancy note" in started["task"]
+    assert len(_runs(repos)) == 9
+
+
+def test_an_interrupted_run_for_an_edited_task_is_left_and_the_target_starts_afresh(tmp_path):
+    make_repos(tmp_path)
+    results = tmp_path / "r.jsonl"
+    with scripted_server() as server:
+        spec = write_spec(tmp_path / "batch.yaml", server, "  - repo: calc\n    vars: {path: calc/stats.py}\n",
+                          no_critics=True)
+        batch_spec, targets = load_targets(spec)
+        batch = BatchRun(batch_spec.flags(), RateLimiter(None, None), no_critics=True, batch_id=str(results.resolve()))
+
+        def stop_midway(body, role):  # Ctrl-C while the step runs: the next model call is interrupted
+            batch.cancel.set()
+            return executor(body, role)
+
+        server.set_responder("executor", stop_midway)
+        store = ResultsFile(results)
+        run_all(targets, batch, 1, on_start=lambda target: None, on_finish=store.append)
+        (stopped,) = read_results(results)
+        assert stopped["status"] == "interrupted" and stopped["run_id"]
+
+        server.set_responder("executor", executor)
+        spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))
+        assert batch_command(spec, jobs=1, resume=True, dry_run=False, results=results, predictions=None,
+                             console=_quiet()) == 0
+    (finished,) = [line for line in read_results(results) if line["status"] != "interrupted"]
+    assert finished["status"] == "succeeded" and finished["run_id"] != stopped["run_id"]
+    old = json.loads((tmp_path / "calc" / ".agent" / "runs" / stopped["run_id"] / "events.jsonl")
+                     .read_text().splitlines()[-1])
+    assert old["type"] == "run_interrupted"  # the old run is left as it was, for `agent resume`
 
 
 def _runs(repos: dict[str, Path]) -> set[Path]:

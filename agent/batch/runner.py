@@ -134,8 +134,8 @@ def _create(target: Target, batch: BatchRun) -> RunSession:
     run_id = batch.resume_runs.get(target.id)
     if run_id is not None:
         try:
-            return resume_session(run_id, target.repo, batch.flags, **hooks)
-        except UserError as exc:  # finished meanwhile, or its branch was removed: start afresh
+            return resume_session(run_id, target.repo, batch.flags, task=target.task, **hooks)
+        except UserError as exc:  # finished meanwhile, its branch removed, the spec edited: start afresh
             log.warning("target %s: run %s cannot be continued (%s); starting a new run", target.id, run_id, exc)
     return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,
                           origin={"batch": batch.batch_id, "target": target.id}, **hooks)
@@ -154,7 +154,8 @@ def left_behind(targets: list[Target], batch_id: str) -> LeftBehind:
 
     A batch killed outright (SIGKILL, a power cut) wrote no result line for its running targets:
     `--resume` continues their unfinished runs, and records the finished ones from their journals,
-    instead of starting either over.
+    instead of starting either over. A run counts only while the spec still gives its target the
+    task it was started for.
     """
     by_id = {t.id: t for t in targets}
     latest: dict[str, tuple[float, Path]] = {}
@@ -165,8 +166,8 @@ def left_behind(targets: list[Target], batch_id: str) -> LeftBehind:
             start = next(read_events(journal), None)
             origin = (start or {}).get("origin") or {}
             target = origin.get("target")
-            if origin.get("batch") != batch_id or target not in by_id:
-                continue
+            if origin.get("batch") != batch_id or target not in by_id or start["task"] != by_id[target].task:
+                continue  # another batch's run, or one for a task the edited spec no longer gives
             if target not in latest or start["ts"] > latest[target][0]:
                 latest[target] = (start["ts"], journal)
     left = LeftBehind()

@@ -165,11 +165,13 @@ def resume_command(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     return drive(resume_session(run_id, repo, flags), json_out=json_out, quiet=quiet, scripted=scripted)
 
 
-def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None, *,
+def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None, *, task: str | None = None,
                    before_attempt: AttemptHook | None = None, on_rate_limit: RateLimitHook | None = None) -> RunSession:
     """Run `run_id` rebuilt from its journal, its worktree back at the last approved step.
 
-    `flags` override the run's own; the hooks are those of `create_session`.
+    `flags` override the run's own; `task`, when given, is the task the run must have been started
+    for (a batch target's, whose spec may have been edited since); the hooks are those of
+    `create_session`.
     """
     repo_root = open_repo(repo)
     path = journal_path(repo_root, run_id)
@@ -181,6 +183,8 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
         raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
     if any(event["type"] == "run_undone" for event in events):
         raise UserError(f"run {run_id} was undone (agent undo); start the task again with agent run")
+    if task is not None and report.task != task:
+        raise UserError(f"run {run_id} was started for another task ({report.task!r})")
     started = events[0]
     config = load_config(repo_root, {**(started.get("flags") or {}), **(flags or {})}, os.environ)
     critics = [] if started.get("no_critics") else load_critics(config.critics, repo_root)
