@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from typing import Iterator
@@ -144,3 +145,18 @@ def test_an_async_call_to_a_server_slow_to_end_its_body_is_not_held_back() -> No
         assert asyncio.run(twice(stalling.base_url)) == ["hi", "hi"]
         assert time.monotonic() - started < 10
         assert stalling.accepted == 2
+
+
+@pytest.mark.parametrize(("base_url", "trusts"), [
+    ("https://api.cerebras.ai/v1", True),
+    ("http://gpu-box:8000/v1", True),  # may redirect to https: certificates must verify there
+    ("http://127.0.0.1:8000/v1", False),  # a local server: no CA certificates loaded for it
+    ("http://localhost:8000/v1", False),
+    ("http://[::1]:8000/v1", False),
+])
+def test_tls_trusts_the_ca_certificates_unless_the_endpoint_is_a_local_http_server(base_url: str, trusts: bool) -> None:
+    from agent.llm.client import _tls_context, _trust_store
+
+    context = _tls_context(base_url)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert (context is _trust_store()) is trusts  # the system's CA certificates, as the HTTP library loads them

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import ssl
 import threading
 import time
@@ -233,11 +234,22 @@ def _async_http_client(base_url: str) -> httpx2.AsyncClient:
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext:
-    """The trust store for an https endpoint; for a plain-http one (a local server), a context that
-    trusts nothing, so no TLS could succeed through it, and no ~25 ms spent loading CA certificates."""
-    if urllib.parse.urlsplit(base_url).scheme == "https":
-        return _trust_store()
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    """The trust store, which an https endpoint needs, and a plain-http one too should it redirect to
+    https. Only a local server (http on a loopback address) gets a context that trusts nothing,
+    sparing the ~25 ms of loading CA certificates."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme == "http" and _is_loopback(parts.hostname or ""):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return _trust_store()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @functools.cache
