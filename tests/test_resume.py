@@ -150,6 +150,32 @@ def test_a_run_cut_off_while_starting_leaves_no_run_behind(tmp_path, cli):
     except KeyboardInterrupt:
         pass
     runs = repo / ".agent" / "runs"
-    assert [p.name for p in runs.iterdir() if not p.name.startswith(".")] == []  # no run folder, empty or not
+    assert list(runs.iterdir()) == []  # no run folder, empty or not, and no staging folder either
     assert "no runs yet" in cli("runs", "--repo", str(repo)).stdout
     assert git(repo, "branch", "--list", "agent/*") == ""
+
+
+def test_a_start_killed_outright_leaves_litter_the_next_start_clears(tmp_path, cli):
+    from agent.commands.run import _begin_journal
+    from agent.journal import Journal
+    from agent.workspace import GitWorkspace
+
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    runs = repo / ".agent" / "runs"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        for pid in (gone.pid, running.pid):  # what SIGKILL leaves: the staging folder of a start
+            (runs / f".starting-{pid}-x1y2z3").mkdir(parents=True)
+            (runs / f".starting-{pid}-x1y2z3" / "events.jsonl").write_text('{"type": "run_started"')
+        assert "no runs yet" in cli("runs", "--repo", str(repo)).stdout  # litter is never a run
+        _, journal = _begin_journal(repo, lambda run_id: GitWorkspace.planned(repo, run_id, "task"),
+                                    lambda workspace: {"task": "task"}, Journal)
+        journal.close()
+        # The dead start's folder is cleared; one whose process still runs may yet become a run.
+        assert sorted(p.name for p in runs.iterdir()) == sorted([f".starting-{running.pid}-x1y2z3",
+                                                                 journal.path.parent.name])
+    finally:
+        running.kill()
+        running.wait()

@@ -76,6 +76,9 @@ def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook |
     return RecordingClient(inner, journal)
 
 
+_STAGING = ".starting-"  # a run's first event is written here, then the folder is renamed to the run id
+
+
 def _begin_journal(repo_root: Path, plan: Callable[[str], GitWorkspace],
                    start: Callable[[GitWorkspace], dict[str, Any]], open_journal: Callable[[Path], Journal],
                    ) -> tuple[GitWorkspace, Journal]:
@@ -87,21 +90,41 @@ def _begin_journal(repo_root: Path, plan: Callable[[str], GitWorkspace],
     """
     runs = runs_dir(repo_root)
     runs.mkdir(parents=True, exist_ok=True)
+    _clear_dead_starts(runs)
     while True:
         run_id = new_run_id()
         workspace = plan(run_id)
-        staging = Path(tempfile.mkdtemp(prefix=".starting-", dir=runs))
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=runs))
         try:
             with open_journal(staging / "events.jsonl") as journal:
                 journal.append("run_started", run_id=run_id, **start(workspace))
             os.rename(staging, runs / run_id)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 continue  # the id was taken meanwhile
             raise
         _fsync_folder(runs)  # the rename itself survives a power cut
         return workspace, open_journal(journal_path(repo_root, run_id))
+
+
+def _clear_dead_starts(runs: Path) -> None:
+    """Remove the staging folders of starts killed before their rename (their process is gone):
+    never runs, only litter. Those of starts still in progress, here or in another process, stay."""
+    for folder in runs.glob(f"{_STAGING}*"):
+        pid, dash, _ = folder.name.removeprefix(_STAGING).partition("-")
+        if dash and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:
