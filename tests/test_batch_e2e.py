@@ -31,6 +31,19 @@ def _quiet() -> Console:
     return Console(file=io.StringIO(), width=120)
 
 
+def _batch(spec: Path, results: Path, *, jobs: int = 3, resume: bool = False,
+           limiter: RateLimiter | None = None) -> int:
+    """`agent batch` in this process, its terminal output discarded."""
+    return batch_command(spec, jobs=jobs, resume=resume, dry_run=False, results=results, predictions=None,
+                         console=_quiet(), limiter=limiter)
+
+
+def _lose_lines(results: Path, targets: list[str]) -> None:
+    """What a kill leaves when these targets' runs finished but their lines never reached the file."""
+    results.write_text("".join(line + "\n" for line in results.read_text().splitlines()
+                               if json.loads(line)["target"] not in targets))
+
+
 def test_every_target_gets_its_own_branch_and_result_line(tmp_path, cli):
     repos = make_repos(tmp_path)
     with scripted_server() as server:
@@ -68,8 +81,7 @@ def test_a_blocked_target_leaves_the_others_done(tmp_path):
     targets = SEVEN_TARGETS.replace("vars: {path: users/store.py}", "vars: {path: users/store.py, kind: reject-me}")
     with scripted_server() as server:
         spec = write_spec(tmp_path / "batch.yaml", server, targets, max_revisions=1)
-        code = batch_command(spec, jobs=3, resume=False, dry_run=False, results=tmp_path / "r.jsonl",
-                             predictions=None, console=_quiet())
+        code = _batch(spec, tmp_path / "r.jsonl")
     assert code == 1
     by_id = {line["target"]: line for line in read_results(tmp_path / "r.jsonl")}
     assert by_id.pop("users-store")["status"] == "blocked"
@@ -116,15 +128,12 @@ def test_a_finished_run_whose_result_line_was_lost_is_recorded_not_redone(tmp_pa
     results = tmp_path / "r.jsonl"
     with scripted_server() as server:
         spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
-        assert batch_command(spec, jobs=3, resume=False, dry_run=False, results=results, predictions=None,
-                             console=_quiet()) == 0
+        assert _batch(spec, results) == 0
         complete = {line["target"]: line for line in read_results(results)}
-        # A kill after three runs finished but before their lines reached the results file.
         lost = sorted(complete)[:3]
-        results.write_text("".join(json.dumps(line) + "\n" for t, line in complete.items() if t not in lost))
+        _lose_lines(results, lost)
         before = len(server.requests)
-        assert batch_command(spec, jobs=3, resume=True, dry_run=False, results=results, predictions=None,
-                             console=_quiet()) == 0
+        assert _batch(spec, results, resume=True) == 0
         assert len(server.requests) == before  # recorded from their journals: no model call
     recovered = {line["target"]: line for line in read_results(results)}
     assert sorted(recovered) == SEVEN_IDS and len(_runs(repos)) == 7
@@ -138,16 +147,13 @@ def test_resume_after_the_spec_changed_a_task_starts_that_target_afresh(tmp_path
     results = tmp_path / "r.jsonl"
     with scripted_server() as server:
         spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
-        assert batch_command(spec, jobs=3, resume=False, dry_run=False, results=results, predictions=None,
-                             console=_quiet()) == 0
+        assert _batch(spec, results) == 0
         old = {line["target"]: line["run_id"] for line in read_results(results)}
-        lost = sorted(old)[:2]  # killed before their lines were written...
-        results.write_text("".join(line + "\n" for line in results.read_text().splitlines()
-                                   if json.loads(line)["target"] not in lost))
-        spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))  # ...then the task edited
+        lost = sorted(old)[:2]
+        _lose_lines(results, lost)
+        spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))  # then the task is edited
         plans = planner_count(server)
-        assert batch_command(spec, jobs=3, resume=True, dry_run=False, results=results, predictions=None,
-                             console=_quiet()) == 0
+        assert _batch(spec, results, resume=True) == 0
         assert planner_count(server) == plans + 2  # the old runs did another task: not taken as these targets'
     new = {line["target"]: line for line in read_results(results)}
     for target in lost:
@@ -179,8 +185,7 @@ def test_an_interrupted_run_for_an_edited_task_is_left_and_the_target_starts_afr
 
         server.set_responder("executor", executor)
         spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))
-        assert batch_command(spec, jobs=1, resume=True, dry_run=False, results=results, predictions=None,
-                             console=_quiet()) == 0
+        assert _batch(spec, results, jobs=1, resume=True) == 0
     (finished,) = [line for line in read_results(results) if line["status"] != "interrupted"]
     assert finished["status"] == "succeeded" and finished["run_id"] != stopped["run_id"]
     old = json.loads((tmp_path / "calc" / ".agent" / "runs" / stopped["run_id"] / "events.jsonl")
@@ -218,8 +223,7 @@ def test_one_limiter_paces_every_job_and_a_429_pauses_them_all(tmp_path):
                                             headers={"retry-after": "0.5"}))
         server.push("planner", planner({}, "planner"), rate_limited)  # the second planner call gets the 429
         spec = write_spec(tmp_path / "batch.yaml", server, targets, no_critics=True)
-        code = batch_command(spec, jobs=3, resume=False, dry_run=False, results=tmp_path / "r.jsonl",
-                             predictions=None, console=_quiet(), limiter=limiter)
+        code = _batch(spec, tmp_path / "r.jsonl", limiter=limiter)
         sent = len([r for r in server.requests if r.path.endswith("/chat/completions")])
     assert code == 0
     # each target: plan + two executor turns, plus the 429's retry; every attempt is admitted, retries too
