@@ -178,11 +178,14 @@ def review(
 @app.command()
 def batch(
     spec: Annotated[Path, typer.Argument(help="The batch spec (YAML).")],
-    jobs: Annotated[int, typer.Option("--jobs", min=1, max=64)] = 1,
-    resume_: Annotated[bool, typer.Option("--resume", help="Skip targets already in the results file.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=64, help="Targets run at once.")] = 1,
+    resume_: Annotated[bool, typer.Option(
+        "--resume", help="Skip targets already finished in the results file; continue interrupted runs.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the resolved targets and exit.")] = False,
-    results: Annotated[Optional[Path], typer.Option("--results")] = None,
-    predictions: Annotated[Optional[Path], typer.Option("--predictions")] = None,
+    results: Annotated[Optional[Path], typer.Option(
+        "--results", help="One JSON line per target as it finishes [default: <spec>.results.jsonl].")] = None,
+    predictions: Annotated[Optional[Path], typer.Option(
+        "--predictions", help="Also write the patches as SWE-bench predictions (JSONL).")] = None,
 ) -> None:
     """Run the same gated task across many files or repositories."""
     from agent.commands.batch import batch_command
