@@ -47,7 +47,7 @@ class BatchRun:
     batch_id: str = ""  # what names this batch in each run's journal (its results file), for --resume
     resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
     endpoints: tuple[str, ...] = ()  # every base URL the runs will call, set up while the jobs start
-    after_load: Callable[[], None] | None = None  # called once the model stack is loaded
+    after_load: Callable[[], None] | None = None  # called once the model stack is loaded (or failed to)
     loaded: threading.Event = field(default_factory=threading.Event)  # set once it is (or failed to be)
 
     def admission(self) -> Admission:
@@ -255,9 +255,9 @@ def _load_shared_modules(batch: BatchRun) -> None:
 
         tool_schemas()
         load_http_stack(batch.endpoints)
+    finally:
         if batch.after_load is not None:
             batch.after_load()
-    finally:
         batch.loaded.set()
 
 
