@@ -31,7 +31,7 @@ ProviderOpt = Annotated[Optional[str], typer.Option("--provider", help="cerebras
 
 
 def _imports_done() -> None:
-    """Called by each long-running command once its modules are loaded.
+    """Called by every command once its modules are loaded (a batch: once its SDK load ends).
 
     The hundreds of thousands of objects the imports make (the SDK's types above all) live as long
     as the process. `main` turns the garbage collector off while they are made: collecting then
@@ -100,6 +100,7 @@ def resume(
 def runs(repo: RepoOpt = Path(".")) -> None:
     """List the runs recorded in this repository."""
     from agent.commands.runs import runs_command
+    _imports_done()
 
     raise typer.Exit(runs_command(repo))
 
@@ -112,6 +113,7 @@ def show(
 ) -> None:
     """Print a run's report."""
     from agent.commands.runs import show_command
+    _imports_done()
 
     raise typer.Exit(show_command(run_id, repo, json_out=json_out))
 
@@ -120,6 +122,7 @@ def show(
 def undo(run_id: Annotated[str, typer.Argument()], repo: RepoOpt = Path(".")) -> None:
     """Delete a run's branch and worktree."""
     from agent.commands.runs import undo_command
+    _imports_done()
 
     raise typer.Exit(undo_command(run_id, repo))
 
@@ -145,6 +148,7 @@ def apply(
 ) -> None:
     """Apply a model-written patch atomically: every file or none."""
     from agent.commands.apply import apply_command
+    _imports_done()
 
     raise typer.Exit(apply_command(patch_file, repo, dry_run=dry_run, json_out=json_out))
 
@@ -208,6 +212,7 @@ def probe(
 ) -> None:
     """Check the endpoint against GLM 4.7's validation checklist."""
     from agent.commands.probe import probe_command
+    _imports_done()
 
     raise typer.Exit(probe_command(_endpoint_flags(model, base_url, provider), repo,
                                    long_context=long_context, scripted=scripted))
@@ -222,6 +227,7 @@ def doctor(
 ) -> None:
     """Print configuration, key presence, endpoint reachability, git and sandbox status."""
     from agent.commands.doctor import doctor_command
+    _imports_done()
 
     raise typer.Exit(doctor_command(repo, _endpoint_flags(model, base_url, provider)))
 
@@ -234,6 +240,7 @@ def scripted_server(
 ) -> None:
     """Serve a scripted OpenAI-compatible model on 127.0.0.1, for testing prompts and critics offline."""
     from agent.testing.cli import serve_command
+    _imports_done()
 
     raise typer.Exit(serve_command(script, port=port, record=record))
 

@@ -1,4 +1,11 @@
+import gc
+import sys
 from pathlib import Path
+
+import pytest
+
+from agent import cli
+from test_batch_support import make_repos, read_results, scripted_server, write_spec
 
 
 def test_help_lists_every_command(cli):
@@ -13,3 +20,21 @@ def test_unknown_flag_is_one_line_and_exit_2(cli, tmp_path: Path):
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
     assert "--no-such-flag" in result.stderr
+
+
+def test_the_garbage_collector_is_on_again_once_a_batch_has_loaded(tmp_path: Path, monkeypatch):
+    """Off while the modules load (start-up), on for the work: a long batch or server must collect."""
+    make_repos(tmp_path)
+    results = tmp_path / "r.jsonl"
+    try:
+        with scripted_server() as server:
+            spec = write_spec(tmp_path / "batch.yaml", server, "  - repo: calc\n    vars: {path: calc/stats.py}\n",
+                              no_critics=True)
+            monkeypatch.setattr(sys, "argv", ["agent", "batch", str(spec), "--results", str(results)])
+            with pytest.raises(SystemExit) as ended:
+                cli.main()
+            assert ended.value.code == 0 and gc.isenabled()
+        assert [line["status"] for line in read_results(results)] == ["succeeded"]
+    finally:
+        gc.enable()
+        gc.unfreeze()
