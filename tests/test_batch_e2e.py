@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from rich.console import Console
@@ -19,7 +21,7 @@ from agent.batch.runner import BatchRun, run_all
 from agent.workspace import is_run_id
 from agent.batch.spec import load_targets
 from agent.commands.batch import batch_command
-from agent.testing import ErrorSpec, Turn
+from agent.testing import ErrorSpec, ScriptedServer, Turn
 from conftest import git
 from test_batch_support import (
     SEVEN_IDS, SEVEN_TARGETS, VirtualClock, executor, make_repos, most_in_window, planner, planner_count, read_results,
@@ -123,45 +125,56 @@ def test_a_killed_batch_resumes_without_redoing_finished_targets(tmp_path):
     assert "7 target(s) already in the results file" in again.stdout
 
 
-def test_a_finished_run_whose_result_line_was_lost_is_recorded_not_redone(tmp_path):
+@dataclass
+class Finished:
+    """Seven targets over three repositories, run to their end with the critics off."""
+
+    repos: dict[str, Path]
+    results: Path
+    server: ScriptedServer
+    spec: Path
+
+
+@pytest.fixture
+def finished(tmp_path: Path) -> Iterator[Finished]:
     repos = make_repos(tmp_path)
     results = tmp_path / "r.jsonl"
     with scripted_server() as server:
         spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
         assert _batch(spec, results) == 0
-        complete = {line["target"]: line for line in read_results(results)}
-        lost = sorted(complete)[:3]
-        _lose_lines(results, lost)
-        before = len(server.requests)
-        assert _batch(spec, results, resume=True) == 0
-        assert len(server.requests) == before  # recorded from their journals: no model call
-    recovered = {line["target"]: line for line in read_results(results)}
-    assert sorted(recovered) == SEVEN_IDS and len(_runs(repos)) == 7
+        yield Finished(repos, results, server, spec)
+
+
+def test_a_finished_run_whose_result_line_was_lost_is_recorded_not_redone(finished):
+    complete = {line["target"]: line for line in read_results(finished.results)}
+    lost = sorted(complete)[:3]
+    _lose_lines(finished.results, lost)
+    before = len(finished.server.requests)
+    assert _batch(finished.spec, finished.results, resume=True) == 0
+    assert len(finished.server.requests) == before  # recorded from their journals: no model call
+    recovered = {line["target"]: line for line in read_results(finished.results)}
+    assert sorted(recovered) == SEVEN_IDS and len(_runs(finished.repos)) == 7
     for target in lost:
         assert {k: recovered[target][k] for k in ("status", "run_id", "branch", "commits", "patch", "tests", "model")} \
             == {k: complete[target][k] for k in ("status", "run_id", "branch", "commits", "patch", "tests", "model")}
 
 
-def test_resume_after_the_spec_changed_a_task_starts_that_target_afresh(tmp_path):
-    repos = make_repos(tmp_path)
-    results = tmp_path / "r.jsonl"
-    with scripted_server() as server:
-        spec = write_spec(tmp_path / "batch.yaml", server, SEVEN_TARGETS, no_critics=True)
-        assert _batch(spec, results) == 0
-        old = {line["target"]: line["run_id"] for line in read_results(results)}
-        lost = sorted(old)[:2]
-        _lose_lines(results, lost)
-        spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))  # then the task is edited
-        plans = planner_count(server)
-        assert _batch(spec, results, resume=True) == 0
-        assert planner_count(server) == plans + 2  # the old runs did another task: not taken as these targets'
-    new = {line["target"]: line for line in read_results(results)}
+def test_resume_after_the_spec_changed_a_task_starts_that_target_afresh(finished):
+    old = {line["target"]: line["run_id"] for line in read_results(finished.results)}
+    lost = sorted(old)[:2]
+    _lose_lines(finished.results, lost)
+    spec = finished.spec
+    spec.write_text(spec.read_text().replace("{kind: plain}", "{kind: fancy}"))  # then the task is edited
+    plans = planner_count(finished.server)
+    assert _batch(finished.spec, finished.results, resume=True) == 0
+    assert planner_count(finished.server) == plans + 2  # the old runs did another task: not taken as these targets'
+    new = {line["target"]: line for line in read_results(finished.results)}
     for target in lost:
         assert new[target]["run_id"] != old[target] and new[target]["status"] == "succeeded"
         started = json.loads((Path(new[target]["repo"]) / ".agent" / "runs" / new[target]["run_id"] / "events.jsonl")
                              .read_text().splitlines()[0])
         assert "fancy note" in started["task"]
-    assert len(_runs(repos)) == 9
+    assert len(_runs(finished.repos)) == 9
 
 
 def test_an_interrupted_run_for_an_edited_task_is_left_and_the_target_starts_afresh(tmp_path):
