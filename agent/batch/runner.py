@@ -269,6 +269,8 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
     call (each stays resumable); their results come back as `interrupted`.
     """
     results: dict[str, TargetResult] = {}
+    if not targets:  # a finished spec run again: nothing to load the model stack for
+        return results
     loading = threading.Thread(target=_load_shared_modules, args=(batch,), name="batch-load", daemon=True)
     loading.start()
     sessions = Sessions(targets, batch, lookahead=max(1, jobs))
