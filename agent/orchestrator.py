@@ -55,7 +55,7 @@ def run_step(s: RunSession, plan: Plan, index: int) -> bool:
         gate: GateResult = s.judge(plan, index, outcome, executor)
         s.journal.append("gate", index=index, attempt=attempt, passed=gate.passed, verdicts=gate.as_json())
         if gate.passed:
-            commit = s.workspace.commit(step.title, s.trailers(gate))
+            commit = s.workspace.commit(step.title, s.trailers(gate), staged=s.judged_index)
             s.journal.append("step_committed", index=index, commit=commit, attempts=attempt)
             return True
         if attempt < attempts:

@@ -132,6 +132,7 @@ class RunSession:
         """The critics' verdicts on the step's diff and a current test result."""
         step, step_id = plan.steps[index], f"step-{index + 1}"
         self._judged_tests = None
+        self.judged_index.unlink(missing_ok=True)  # an earlier gate's tree is not this one's
         if not self.critics:
             return GateResult({})
         if executor.edited_since_tests or executor.last_tests is None:
@@ -144,12 +145,19 @@ class RunSession:
             self._judged_tests = executor.last_tests
         review = StepUnderReview(
             task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
-            summary=outcome.summary, diff=trim_middle(redact(self.workspace.diff()), CRITIC_DIFF_CHARS),
+            summary=outcome.summary,
+            diff=trim_middle(redact(self.workspace.diff(staged=self.judged_index)), CRITIC_DIFF_CHARS),
             tests=trim_middle(redact(tests_text), 20_000),
         )
         gate = Gate(self.client, self.critics, self.structured, run_tests_schema=tool_schemas(["run_tests"])[0],
                     run_tests=lambda call: self._critic_tests(call, step_id), on_verdict=self.hooks.on_verdict)
         return gate.judge(review, step_id)
+
+    @property
+    def judged_index(self) -> Path:
+        """The index holding the tree the last gate's critics judged: the tree a passed gate commits,
+        whatever a critic's own test run wrote in the checkout afterwards."""
+        return self.journal.path.parent / "judged.index"
 
     def _critic_tests(self, call: ToolCall, step_id: str) -> str:
         return redact(self.tools(step_id).run(call).text)
@@ -158,8 +166,9 @@ class RunSession:
         """The whole test suite's result on the finished branch; journaled as the report's `tests`.
 
         When every step was committed, the last gate's whole-suite run already tested exactly the
-        tree of the last commit (nothing edits the tree between that run and the commit), so its
-        result stands and the suite is not run a second time. Otherwise the suite runs once more.
+        tree of the last commit (a gate commits the tree it staged for its critics, and nothing edits
+        the tree between that run and the staging), so its result stands and the suite is not run a
+        second time. Otherwise the suite runs once more.
         """
         reused = self._judged_tests if every_step_committed else None
         data = reused if reused is not None else (self.run_tests("final").data or {})

@@ -209,9 +209,13 @@ class GitWorkspace:
         """The sha of the run branch's last commit."""
         return git(self.root, "rev-parse", "--verify", "HEAD^{commit}").strip()
 
-    def diff(self, base: str | None = None) -> str:
-        """Unified diff of the working tree, untracked files included, against `base` (default: the last commit)."""
-        with self._snapshot_index() as env:
+    def diff(self, base: str | None = None, *, staged: Path | None = None) -> str:
+        """Unified diff of the working tree, untracked files included, against `base` (default: the last commit).
+
+        With `staged`, the tree is staged in that index file and kept there, for `commit` to commit
+        exactly the tree this diff shows.
+        """
+        with self._snapshot_index(staged) as env:
             return git(self.root, "diff", "--cached", *_DIFF_FLAGS, base or "HEAD", "--", ".", *_EXCLUDED, env=env)
 
     def changed_files(self, base: str | None = None) -> list[str]:
@@ -221,16 +225,23 @@ class GitWorkspace:
                       "--", ".", *_EXCLUDED, env=env)
         return sorted(name for name in out.split("\0") if name)
 
-    def commit(self, message: str, trailers: dict[str, str]) -> str:
-        """Stage everything and commit it (empty when nothing changed) with `trailers`; return the sha."""
+    def commit(self, message: str, trailers: dict[str, str], *, staged: Path | None = None) -> str:
+        """Commit with `trailers` (empty when nothing changed) and return the sha: the tree `diff`
+        kept in `staged` when that file exists, files changed since left as they are; else
+        everything, staged now."""
         self._require_on_branch()
-        git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
+        env = {"GIT_INDEX_FILE": str(staged)} if staged is not None and staged.is_file() else None
+        if env is None:
+            git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
         # --no-verify and no signing: the user's hooks and gpg prompts must not block an approved step.
         # No automatic maintenance either: it would start a git process per commit, and a batch's
         # jobs would contend for the repository's maintenance lock; the user's own git runs it.
         git(self.root, *self._identity, "-c", "commit.gpgsign=false", "-c", "maintenance.auto=false",
             "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
-            "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers))
+            "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers), env=env)
+        if staged is not None and env is not None:
+            git(self.root, "reset", "--quiet")  # the checkout's own index now matches the new commit
+            staged.unlink()
         return self.head()
 
     def reset_to(self, sha: str) -> None:
@@ -266,11 +277,12 @@ class GitWorkspace:
         return self.root / git(self.root, "rev-parse", "--git-path", "index").strip()  # relative or absolute
 
     @contextmanager
-    def _snapshot_index(self) -> Iterator[dict[str, str]]:
-        """Env for git commands that see every file of the checkout staged, in a throwaway index."""
+    def _snapshot_index(self, keep: Path | None = None) -> Iterator[dict[str, str]]:
+        """Env for git commands that see every file of the checkout staged, in a throwaway index
+        (or in `keep`, which outlives the context)."""
         index = self._index_path
         with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            env = {"GIT_INDEX_FILE": str(keep or Path(tmp) / "index")}
             if index.exists():
                 # copy2 keeps the index file's mtime, which git's racy-clean check needs: with a fresh
                 # mtime, a same-size edit made in the second of the checkout would look unchanged.

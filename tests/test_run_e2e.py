@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from agent.testing import ScriptedServer, Turn
+from agent.testing import ScriptedServer, ToolCallSpec, Turn
 from conftest import git, make_repo
 from run_helpers import CRITICS, demo_script, executor_requests, run_args, verdict
 
@@ -192,3 +192,21 @@ def test_the_suite_runs_once_more_when_the_last_run_was_a_subset(tmp_path, cli):
     assert report["status"] == "succeeded" and report["tests"]["passed"] == 12
     *runs, final = _test_runs(repo, report)
     assert [r["step"] for r in runs] == ["step-1", "step-1", "step-2", "final"] and final["reused"] is False
+
+
+def test_a_step_commits_the_tree_its_critics_judged(tmp_path, cli):
+    """A file a critic's own test run leaves behind was never judged: it is not committed."""
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    script = demo_script()
+    report_call = ToolCallSpec(name="run_tests", arguments={"args": ["--junitxml=qa-report.xml"]})
+    # QA: changes asked for step 1, then approves it; on step 2 it runs the tests with a report first.
+    script.turns["qa"] += [verdict(), Turn(tool_calls=[report_call]), verdict()]
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo))
+    report = json.loads(result.stdout)
+    assert report["status"] == "succeeded"
+    worktree = Path(report["worktree"])
+    assert (worktree / "qa-report.xml").is_file()  # the critic's run did write it
+    committed = git(repo, "log", "--name-only", "--format=", f"{report['base_commit']}..{report['branch']}")
+    assert "qa-report.xml" not in committed
+    assert git(worktree, "status", "--porcelain") == "?? qa-report.xml\n"  # the index is the commit's
