@@ -191,13 +191,14 @@ class GitWorkspace:
         repo_root = open_repo(repo_root)
         worktree_path = Path(worktree_path)
         mode: Literal["worktree", "in_place"] = "in_place" if _same(worktree_path, repo_root) else "worktree"
-        if mode == "worktree" and not (worktree_path / ".git").exists():
+        checked_out = mode == "in_place" or (worktree_path / ".git").exists()
+        if not checked_out:
             _clear_half_made(repo_root, worktree_path)
         if not git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
             if not (remake and mode == "worktree"):
                 raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
             return cls(repo_root, run_id, branch, worktree_path, base_commit).make()
-        if mode == "worktree" and not (worktree_path / ".git").exists():
+        if not checked_out:
             worktree_path.parent.mkdir(parents=True, exist_ok=True)
             with _worktree_lock(repo_root):
                 git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
@@ -230,18 +231,19 @@ class GitWorkspace:
         kept in `staged` when that file exists, files changed since left as they are; else
         everything, staged now."""
         self._require_on_branch()
-        env = {"GIT_INDEX_FILE": str(staged)} if staged is not None and staged.is_file() else None
-        if env is None:
+        judged = staged if staged is not None and staged.is_file() else None
+        if judged is None:
             git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
         # --no-verify and no signing: the user's hooks and gpg prompts must not block an approved step.
         # No automatic maintenance either: it would start a git process per commit, and a batch's
         # jobs would contend for the repository's maintenance lock; the user's own git runs it.
         git(self.root, *self._identity, "-c", "commit.gpgsign=false", "-c", "maintenance.auto=false",
             "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
-            "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers), env=env)
-        if staged is not None and env is not None:
+            "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers),
+            env={"GIT_INDEX_FILE": str(judged)} if judged is not None else None)
+        if judged is not None:
             git(self.root, "reset", "--quiet")  # the checkout's own index now matches the new commit
-            staged.unlink()
+            judged.unlink()
         return self.head()
 
     def reset_to(self, sha: str) -> None:

@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from agent.journal import read_events
+from agent.commands.run import _begin_journal
+from agent.journal import Journal, read_events
 from agent.testing import ScriptedServer
+from agent.workspace import GitWorkspace
 from conftest import git, make_repo
 from run_helpers import demo_script, run_args
 
@@ -136,10 +138,6 @@ def test_an_undone_run_is_not_resumed(tmp_path, cli):
 
 
 def test_a_run_cut_off_while_starting_leaves_no_run_behind(tmp_path, cli):
-    from agent.commands.run import _begin_journal
-    from agent.journal import Journal
-    from agent.workspace import GitWorkspace
-
     repo = make_repo(tmp_path / "calc", "calc_bug")
 
     def killed(workspace):
@@ -156,10 +154,6 @@ def test_a_run_cut_off_while_starting_leaves_no_run_behind(tmp_path, cli):
 
 
 def test_a_start_killed_outright_leaves_litter_the_next_start_clears(tmp_path, cli):
-    from agent.commands.run import _begin_journal
-    from agent.journal import Journal
-    from agent.workspace import GitWorkspace
-
     repo = make_repo(tmp_path / "calc", "calc_bug")
     runs = repo / ".agent" / "runs"
     gone = subprocess.Popen(["true"])
