@@ -23,17 +23,27 @@ def test_unknown_flag_is_one_line_and_exit_2(cli, tmp_path: Path):
 
 
 def test_the_garbage_collector_is_on_again_once_a_batch_has_loaded(tmp_path: Path, monkeypatch):
-    """Off while the modules load (start-up), on for the work: a long batch or server must collect."""
+    """Off while the modules load (start-up), on for the work: a long batch or server must collect.
+    So too when the batch loads no model stack: a finished spec run again, a dry run."""
     make_repos(tmp_path)
     results = tmp_path / "r.jsonl"
+
+    def batch(*flags: str) -> None:
+        monkeypatch.setattr(sys, "argv", ["agent", "batch", str(spec), "--results", str(results), *flags])
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+        assert ended.value.code == 0 and gc.isenabled(), flags
+
     try:
         with scripted_server() as server:
             spec = write_spec(tmp_path / "batch.yaml", server, "  - repo: calc\n    vars: {path: calc/stats.py}\n",
                               no_critics=True)
-            monkeypatch.setattr(sys, "argv", ["agent", "batch", str(spec), "--results", str(results)])
-            with pytest.raises(SystemExit) as ended:
-                cli.main()
-            assert ended.value.code == 0 and gc.isenabled()
+            batch()
+            assert len(server.requests) > 0
+            sent = len(server.requests)
+            batch("--resume")
+            batch("--dry-run")
+            assert len(server.requests) == sent
         assert [line["status"] for line in read_results(results)] == ["succeeded"]
     finally:
         gc.enable()

@@ -47,7 +47,7 @@ class BatchRun:
     batch_id: str = ""  # what names this batch in each run's journal (its results file), for --resume
     resume_runs: dict[str, str] = field(default_factory=dict)  # target id → interrupted run to continue
     endpoints: tuple[str, ...] = ()  # every base URL the runs will call, set up while the jobs start
-    after_load: Callable[[], None] | None = None  # called once the model stack is loaded (or failed to)
+    after_load: Callable[[], None] | None = None  # called once the model stack is loaded, failed to, or is not needed
     loaded: threading.Event = field(default_factory=threading.Event)  # set once it is (or failed to be)
 
     def admission(self) -> Admission:
@@ -256,9 +256,14 @@ def _load_shared_modules(batch: BatchRun) -> None:
         tool_schemas()
         load_http_stack(batch.endpoints)
     finally:
-        if batch.after_load is not None:
-            batch.after_load()
-        batch.loaded.set()
+        _loaded(batch)
+
+
+def _loaded(batch: BatchRun) -> None:
+    """The model stack is loaded, or failed to load, or is not needed: tell whoever waits for it."""
+    if batch.after_load is not None:
+        batch.after_load()
+    batch.loaded.set()
 
 
 def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Callable[[Target], None],
@@ -270,6 +275,7 @@ def run_all(targets: list[Target], batch: BatchRun, jobs: int, *, on_start: Call
     """
     results: dict[str, TargetResult] = {}
     if not targets:  # a finished spec run again: nothing to load the model stack for
+        _loaded(batch)
         return results
     loading = threading.Thread(target=_load_shared_modules, args=(batch,), name="batch-load", daemon=True)
     loading.start()
