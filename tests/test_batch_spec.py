@@ -70,6 +70,9 @@ def test_glob_patterns(pattern, path, matches):
 
 @pytest.mark.parametrize("text, expected", [
     ("task: x\ntargets:\n  - repo: calc\n    glb: '*.py'\n", "batch.yaml:4: targets[0].glb: unknown key; did you mean 'glob'?"),
+    ("task: x\ntargets:\n  - repo: calc\n  - rep: calc\n",
+     "batch.yaml:4: targets[1].rep: unknown key; did you mean 'repo'? (known: repo, vars, glob, id) "
+     "(and 1 more)"),
     ("task: x\ntargets:\n  - repo: calc\n  - repo: calc\n    vars: [a, b]\n",
      "batch.yaml:5: targets[1].vars: Input should be a valid dictionary"),
     ("targets:\n  - repo: calc\n", "batch.yaml:1: task: required key is missing"),

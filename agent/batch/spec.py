@@ -177,7 +177,9 @@ class _Locator:
         return line, key or "(top level)"
 
     def error(self, exc: ValidationError) -> SpecError:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key is also a missing one: name the misspelling, whose hint says what was meant.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(first["loc"])
         message = first["msg"]
         if first["type"] == "extra_forbidden":
@@ -185,8 +187,8 @@ class _Locator:
             message = f"unknown key{did_you_mean(str(loc[-1]), known)} (known: {', '.join(known)})"
         elif first["type"] == "missing":
             message = "required key is missing"
-        more = exc.error_count() - 1
-        return SpecError(f"{self.where(loc)}: {message}" + (f" (and {more} more problems)" if more else ""))
+        more = len(errors) - 1
+        return SpecError(f"{self.where(loc)}: {message}" + (f" (and {more} more)" if more else ""))
 
 
 _FIELDS = frozenset(BatchSpec.model_fields) | frozenset(TargetSpec.model_fields)
