@@ -195,8 +195,6 @@ def batch(
 ) -> None:
     """Run the same gated task across many files or repositories."""
     from agent.commands.batch import batch_command
-    if dry_run:  # lists the targets and loads nothing more
-        _imports_done()
 
     # The batch loads the model SDK in the background: its imports are done once that is.
     raise typer.Exit(batch_command(spec, jobs=jobs, resume=resume_, dry_run=dry_run,

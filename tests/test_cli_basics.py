@@ -39,8 +39,8 @@ def test_the_garbage_collector_is_on_again_once_a_batch_has_loaded(tmp_path: Pat
             spec = write_spec(tmp_path / "batch.yaml", server, "  - repo: calc\n    vars: {path: calc/stats.py}\n",
                               no_critics=True)
             batch()
-            assert len(server.requests) > 0
             sent = len(server.requests)
+            assert sent > 0
             batch("--resume")
             batch("--dry-run")
             assert len(server.requests) == sent

@@ -29,12 +29,15 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     """Run every target of the spec; 0 when all succeeded, 1 otherwise, 130 when interrupted.
 
     `console` and `limiter` are for tests and benchmarks (a virtual clock); the CLI passes neither.
-    `after_load` is called once the model stack has been loaded (in the background).
+    `after_load` is called once the model stack has been loaded (in the background), or once it is
+    clear none will be (a dry run, a finished spec).
     """
     batch_spec, targets = load_targets(spec)
     console = console or Console(highlight=False)
     if dry_run:
         print_targets(targets, console)
+        if after_load is not None:  # a dry run loads no model stack
+            after_load()
         return 0
     configs = check_configs(batch_spec, targets)
     store = ResultsFile(results or default_results(spec))
