@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository to work on.")]
@@ -40,6 +41,22 @@ def _imports_done() -> None:
     """
     gc.freeze()
     gc.enable()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"agent (glm-agent) {version('glm-agent')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """A coding agent for GLM 4.7: plans a task, executes each step with tools, and gates every step on four critics."""
 
 
 def _endpoint_flags(model: str | None, base_url: str | None, provider: str | None) -> dict[str, object]:

@@ -15,6 +15,17 @@ def test_help_lists_every_command(cli):
         assert f"  {command} " in result.stdout
 
 
+def test_version_and_short_help(cli):
+    from importlib.metadata import version
+
+    shown = cli("--version")
+    assert shown.exit_code == 0 and shown.stdout.strip() == f"agent (glm-agent) {version('glm-agent')}"
+    for args in (("-h",), ("run", "-h"), ("batch", "-h")):
+        short = cli(*args)
+        assert short.exit_code == 0, short.stderr
+        assert short.stdout == cli(*args[:-1], "--help").stdout and "[OPTIONS]" in short.stdout
+
+
 def test_unknown_flag_is_one_line_and_exit_2(cli, tmp_path: Path):
     result = cli("apply", "x.patch", "--no-such-flag", cwd=tmp_path)
     assert result.exit_code == 2
