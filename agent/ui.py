@@ -14,6 +14,7 @@ from rich.text import Text
 from agent.journal import Event
 from agent.llm.types import StreamCallbacks, ToolCall
 from agent.session import RunHooks
+from agent.wording import counted
 from critics.verdict import Verdict
 from tools.registry import ToolResult
 
@@ -107,7 +108,7 @@ class RunView:
 
     def _on_plan(self, e: Event) -> None:
         self.steps = [{"title": s["title"], "state": "pending"} for s in e["steps"]]
-        self._print(Group(Text(f"plan: {len(self.steps)} steps", style="bold"),
+        self._print(Group(Text(f"plan: {counted(len(self.steps), 'step')}", style="bold"),
                           *(Text(f"  {i + 1}. {s['title']}") for i, s in enumerate(self.steps))))
 
     def _on_step_started(self, e: Event) -> None:
@@ -140,7 +141,8 @@ class RunView:
         live, self._live = self._live, None
         if live is not None:
             live.__exit__(None, None, None)
-        answer = self.console.input(f"carry out these {len(plan.steps)} steps? [Y/n] ").strip().lower()
+        which = "this step" if len(plan.steps) == 1 else f"these {len(plan.steps)} steps"
+        answer = self.console.input(f"carry out {which}? [Y/n] ").strip().lower()
         if live is not None:
             self._live = live
             live.__enter__()

@@ -67,9 +67,11 @@ def file_line(outcome: FileOutcome) -> str:
 
 def success_text(files: list[FileOutcome], fmt: str, dry_run: bool) -> str:
     """The summary of an applied (or, with dry_run, applicable) patch."""
-    head = "Patch applies cleanly (dry run, nothing written)" if dry_run else "Patch applied"
     paths = {f.path for f in files} | {f.new_path for f in files if f.new_path}
-    head += f" ({FORMAT_NAMES.get(fmt, fmt)}): {len(paths)} file{'s' if len(paths) != 1 else ''}."
+    count = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    kind = FORMAT_NAMES.get(fmt, fmt)
+    head = f"Patch ({kind}) applies cleanly: {count} (dry run, nothing written)." if dry_run \
+        else f"Patch ({kind}) applied: {count}."
     return "\n".join([head, *(file_line(f) for f in files)])
 
 
