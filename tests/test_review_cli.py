@@ -227,3 +227,16 @@ def test_a_part_the_server_finds_too_long_is_reviewed_in_halves(cli, tmp_path: P
     messages = [f["message"] for f in data["findings"]]
     assert "hard-coded API key" in messages and "f1 has no input validation" in messages
     assert not any("too long" in m for m in messages)
+
+
+def test_nothing_to_review_says_so_and_asks_no_critic(cli, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with scripted() as server:
+        result = review(cli, server, repo, "--base", "HEAD", "--format", "json", "--fail-on", "low")
+        asked = len(server.requests)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)["summary"]
+    head = git(repo, "rev-parse", "HEAD").strip()[:12]
+    assert summary == f"nothing to review: {head} changes nothing since {head}."
+    assert "approves" not in summary and asked == 0
+    assert f"review: nothing to review between {head} and {head}" in result.stderr

@@ -70,8 +70,12 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
     event = read_event(env)
     pr = pr_text(event.title, event.body) if event else pr_text(None, None)
     parts, too_big = split_parts(changes.files, _budget(config, chosen, pr, part_tokens))
-    _say(f"reviewing {len(changes.files)} file(s) between {refs.base[:12]} and {refs.head[:12]} in {len(parts)} "
-         f"part(s) with {', '.join(c.name for c in chosen)}; {len(changes.skipped) + len(too_big)} skipped")
+    skipped = len(changes.skipped) + len(too_big)
+    if parts:
+        _say(f"reviewing {len(changes.files)} file(s) between {refs.base[:12]} and {refs.head[:12]} in {len(parts)} "
+             f"part(s) with {', '.join(c.name for c in chosen)}; {skipped} skipped")
+    else:
+        _say(f"nothing to review between {refs.base[:12]} and {refs.head[:12]}; {skipped} file(s) skipped")
     verdicts = _run_critics(config, chosen, parts, pr)
     result = build_result(refs.base, refs.head, [c.name for c in chosen], verdicts, _reviewed(changes, parts),
                           sorted([*changes.skipped, *too_big], key=lambda s: s.path))

@@ -78,6 +78,11 @@ def critic_summaries(critics: list[str], verdicts: list[PartVerdict]) -> dict[st
 
 def summary_line(result: ReviewResult, files: int, parts: int) -> str:
     """One sentence a human reads first."""
+    if parts == 0:  # no critic was asked: saying they approve would claim a review that never happened
+        if result.skipped_files:
+            return (f"nothing was reviewed: {len(result.skipped_files)} changed file(s), none that the critics "
+                    "read (see Not reviewed).")
+        return f"nothing to review: {result.head[:12]} changes nothing since {result.base[:12]}."
     counts = Counter(f.severity for f in result.findings)
     by_severity = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
     findings = f"{len(result.findings)} finding{'s' * (len(result.findings) != 1)}"
