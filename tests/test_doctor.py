@@ -106,3 +106,17 @@ def test_not_a_git_repository_is_reported(cli, tmp_path: Path) -> None:
         result = cli("doctor", "--repo", str(tmp_path), "--provider", "vllm", "--base-url", server.base_url)
     assert result.exit_code == 0
     assert "is not a git repository" in result.stdout
+
+
+def test_doctor_refuses_the_critic_that_run_refuses(cli, tmp_repo: Path) -> None:
+    env = {"AGENT_CRITICS": "reviewer,stylist"}
+    with ScriptedServer(Script()) as server:
+        doctor = cli("doctor", "--repo", str(tmp_repo), "--base-url", server.base_url, env=env)
+        run = cli("run", "tidy up", "--repo", str(tmp_repo), "--base-url", server.base_url, "--yes", env=env)
+    assert run.exit_code == 2
+    refusal = run.stderr.strip().removeprefix("agent: ")
+    assert refusal.startswith("unknown critic 'stylist'")
+    assert doctor.exit_code == 1
+    line = next(line for line in doctor.stdout.splitlines() if line.lstrip().startswith("fail"))
+    assert line.split()[:2] == ["fail", "critics"] and line.endswith(refusal)
+    assert doctor.stdout.strip().endswith("doctor: 1 problem(s): critics")

@@ -1,6 +1,6 @@
 """`agent doctor`: the resolved configuration and where each value came from, key presence,
-endpoint reachability, git and the test sandbox. Exit 0 when all is well, 1 when a key is
-missing or an endpoint cannot be used, 2 (raised as ConfigError) when the configuration is invalid."""
+endpoint reachability, git and the test sandbox. Exit 0 when all is well, 1 when a critic cannot
+be loaded, a key is missing or an endpoint cannot be used, 2 (raised as ConfigError) when the configuration is invalid."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 from agent.config import KEY_ENV_VARS, AgentConfig, is_local, load_config
+from agent.errors import UserError
+from agent.gitrepo import open_repo
+from agent.preflight import preflight
 from agent.llm.types import Provider
 from tools.paths import DEFAULT_SECRET_GLOBS
 
@@ -45,7 +48,8 @@ class Table:
 def doctor_command(repo: Path, flags: dict[str, object]) -> int:
     """Print everything `agent run` depends on; 0 when usable, 1 when a key or endpoint is not."""
     config = load_config(repo, flags, os.environ)
-    checks = [*key_checks(config), *endpoint_checks(config), *git_checks(repo), sandbox_check(config.sandbox)]
+    checks = [critics_check(config, repo), *key_checks(config), *endpoint_checks(config), *git_checks(repo),
+              sandbox_check(config.sandbox)]
     tables = [settings_table(config), roles_table(config), checks_table(checks)]
     _render(tables, _file_line(config))
     failures = [check for check in checks if check.status == "fail"]
@@ -99,6 +103,19 @@ def _endpoints(config: AgentConfig) -> dict[str, tuple[Provider, str | None, set
         s = config.role_settings(role)
         found.setdefault(s.base_url, (s.provider, s.api_key, set()))[2].add(s.model)
     return found
+
+
+def critics_check(config: AgentConfig, repo: Path) -> Check:
+    """The critics `agent run` would load, checked the way it checks them."""
+    try:
+        root = open_repo(repo)
+    except UserError:
+        root = repo  # reported by the repository check; built-in critics still load
+    try:
+        critics = preflight(config, root, require_keys=False)  # keys have their own checks below
+    except UserError as exc:
+        return Check("critics", "fail", str(exc))
+    return Check("critics", "ok", ", ".join(c.name for c in critics) or "(none)")
 
 
 def key_checks(config: AgentConfig) -> list[Check]:

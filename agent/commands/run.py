@@ -31,7 +31,8 @@ from agent.ui import Mode, RunView
 from agent.summary import print_summary, write_report
 from agent.gitrepo import locate, open_repo
 from agent.workspace import GitWorkspace, new_run_id, slugify
-from critics.registry import Critic, load_critics
+from agent.preflight import preflight, run_roles
+from critics.registry import Critic
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "error": 3, "interrupted": 130, "running": 1}
 
@@ -48,20 +49,9 @@ AttemptHook = Callable[[ChatRequest, int], None]
 RateLimitHook = Callable[[dict[str, str]], None]
 
 
-def _roles(critics: list[Critic]) -> tuple[str, ...]:
-    """Every role a run calls the model as."""
-    return ("planner", "executor", *(c.name for c in critics))
-
-
-def _require_keys(config: AgentConfig, critics: list[Critic]) -> None:
-    """Fail before anything is created: a missing key leaves no branch, worktree or journal."""
-    for role in _roles(critics):
-        config.require_key(role)
-
-
 def _open_journal(path: Path, config: AgentConfig, critics: list[Critic]) -> Journal:
     """The run's journal, redacting key patterns and, by exact value, every configured API key."""
-    keys = {config.role_settings(role).api_key for role in _roles(critics)}
+    keys = {config.role_settings(role).api_key for role in run_roles(critics)}
     secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER)
     return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets))
 
@@ -150,8 +140,7 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     checkout = locate(repo)
     repo_root = checkout.root
     config = load_config(repo_root, flags, os.environ)
-    critics = [] if no_critics else load_critics(config.critics, repo_root)
-    _require_keys(config, critics)
+    critics = preflight(config, repo_root, no_critics=no_critics)
     where_from = {"origin": origin} if origin else {}
 
     def start(workspace: GitWorkspace) -> dict[str, Any]:
@@ -210,8 +199,7 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
         raise UserError(f"run {run_id} was started for another task ({report.task!r})")
     started = events[0]
     config = load_config(repo_root, {**(started.get("flags") or {}), **(flags or {})}, os.environ)
-    critics = [] if started.get("no_critics") else load_critics(config.critics, repo_root)
-    _require_keys(config, critics)
+    critics = preflight(config, repo_root, no_critics=bool(started.get("no_critics")))
     approved = {i for i, s in enumerate(report.steps) if s.status == "approved"}
     workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit,
                                     remake=not approved)
