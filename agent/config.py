@@ -246,11 +246,13 @@ def _default_budget(role: str, reasoning: bool) -> int:
     return CRITIC_REASONING_BUDGET if reasoning else CRITIC_BUDGET
 
 
-def load_config(repo: Path, flags: Mapping[str, object], env: Mapping[str, str]) -> AgentConfig:
+def load_config(repo: Path, flags: Mapping[str, object], env: Mapping[str, str],
+                flag_where: Callable[[str], str] = flag_name) -> AgentConfig:
     """Resolve the configuration for `repo`: flags > env > file > defaults, per key.
 
     Raises ConfigError (one line naming the file and key, the variable, or the flag) when a
-    value is invalid.
+    value is invalid. `flag_where(key)` names where a flag's value was given: `--max-steps` by
+    default, a batch spec's line and key for a batch's overrides.
     """
     layer = read_file_layer(repo)
     file_values = layer.values if layer else {}
@@ -260,11 +262,11 @@ def load_config(repo: Path, flags: Mapping[str, object], env: Mapping[str, str])
         refuse_file_keys(layer, lambda dotted: _key_hint(dotted, env_values, file_values))
         _validate(file_values, layer.where)
     _validate(env_values, lambda dotted: env_vars[dotted.split(".")[0]])
-    _validate(flag_values, lambda dotted: flag_name(dotted.split(".")[0]))
+    _validate(flag_values, lambda dotted: flag_where(dotted.split(".")[0]))
     merged = {**file_values, **env_values, **flag_values}
     origins = {key: f"file {layer.path}" for key in file_values if layer} | \
               {key: f"env {var}" for key, var in env_vars.items()} | \
-              {key: f"flag {flag_name(key)}" for key in flag_values}
+              {key: f"flag {flag_where(key)}" for key in flag_values}
     config = _validate(merged, lambda dotted: _merged_where(dotted, origins))
     _check_role_names(config, repo, layer)
     config._sources = {key: origin.split(" ")[0] for key, origin in origins.items()}

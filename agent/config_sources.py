@@ -147,12 +147,14 @@ def one_line(exc: ValidationError, where: Any, known: dict[str, list[str]]) -> C
         keys = known.get("roles.*" if table else "", [])
         text = "unknown key" + (did_you_mean(loc[-1], keys) or f" (known keys: {', '.join(keys)})")
     else:
-        text = _describe(first)
+        text = describe_error(first)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ConfigError(f"{where(dotted)}: {text}{more}")
 
 
-def _describe(error: Any) -> str:
+def describe_error(error: Any, mapping: str = "table") -> str:
+    """One pydantic error in the project's words (`must be at most 12 (got 99)`); `mapping` is
+    what the file format calls a mapping (a TOML table, a YAML mapping)."""
     kind, ctx = error["type"], error.get("ctx", {})
     got = _shown(error.get("input"))
     messages = {
@@ -161,15 +163,23 @@ def _describe(error: Any) -> str:
         "greater_than": lambda: f"must be greater than {ctx.get('gt')}",
         "less_than": lambda: f"must be less than {ctx.get('lt')}",
         "int_type": lambda: "must be an integer",
+        "int_parsing": lambda: "must be an integer",
+        "float_parsing": lambda: "must be a number",
+        "bool_parsing": lambda: "must be true or false",
+        "too_short": lambda: f"must list at least {ctx.get('min_length')} item(s)",
+        "too_long": lambda: f"must list at most {ctx.get('max_length')} item(s)",
+        "string_too_short": lambda: "must not be empty",
         "int_from_float": lambda: "must be an integer",
         "float_type": lambda: "must be a number",
         "bool_type": lambda: "must be true or false",
         "string_type": lambda: "must be a string",
         "list_type": lambda: "must be a list",
-        "dict_type": lambda: "must be a table",
-        "model_type": lambda: "must be a table",
+        "dict_type": lambda: f"must be a {mapping}",
+        "model_type": lambda: f"must be a {mapping}",
         "literal_error": lambda: "must be one of " + str(ctx.get("expected", "")).replace("'", ""),
     }
+    if kind == "missing":
+        return "required key is missing"
     if kind in messages:
         return f"{messages[kind]()} (got {got})"
     message = str(error["msg"]).removeprefix("Value error, ")

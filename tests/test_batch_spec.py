@@ -71,20 +71,49 @@ def test_glob_patterns(pattern, path, matches):
 @pytest.mark.parametrize("text, expected", [
     ("task: x\ntargets:\n  - repo: calc\n    glb: '*.py'\n", "batch.yaml:4: targets[0].glb: unknown key; did you mean 'glob'?"),
     ("task: x\ntargets:\n  - repo: calc\n  - rep: calc\n",
-     "batch.yaml:4: targets[1].rep: unknown key; did you mean 'repo'? (known: repo, vars, glob, id) "
-     "(and 1 more)"),
+     "batch.yaml:4: targets[1].rep: unknown key; did you mean 'repo'? (known: repo, vars, glob, id)\n  "),
     ("task: x\ntargets:\n  - repo: calc\n  - repo: calc\n    vars: [a, b]\n",
-     "batch.yaml:5: targets[1].vars: Input should be a valid dictionary"),
+     "batch.yaml:5: targets[1].vars: must be a mapping (got ['a', 'b'])"),
     ("targets:\n  - repo: calc\n", "batch.yaml:1: task: required key is missing"),
-    ("task: x\nmax_revisions: lots\ntargets:\n  - repo: calc\n", "batch.yaml:2: max_revisions: Input should be a valid integer"),
-    ("task: x\ntargets: []\n", "batch.yaml:2: targets: List should have at least 1 item"),
-    ("task: 'fix {}'\ntargets:\n  - repo: calc\n", "batch.yaml:1: task: Value error, {} is not a variable name"),
+    ("task: x\nmax_revisions: lots\ntargets:\n  - repo: calc\n", "batch.yaml:2: max_revisions: must be an integer (got 'lots')"),
+    ("task: x\ntargets: []\n", "batch.yaml:2: targets: must list at least one target"),
+    ("task: 'fix {}'\ntargets:\n  - repo: calc\n", "batch.yaml:1: task: {} is not a variable name"),
     ("task: x\ntargets:\n  - repo: calc\n    glob: [1\n", "not valid YAML"),
     ("- a\n- b\n", "batch.yaml:1: the spec must be a mapping"),
 ])
 def test_spec_errors_name_the_key_and_line(tmp_path, text, expected):
     make_repo(tmp_path / "calc", "calc_bug")
     assert expected in _error(tmp_path, text)
+
+
+def test_every_spec_problem_is_shown_in_the_projects_words(tmp_path, cli):
+    make_repo(tmp_path / "calc", "calc_bug")
+    problems = "".join(f"  - repo: calc\n    id: t{i}\n    vars: [{i}]\n" for i in range(12))
+    spec = _spec(tmp_path, f"task: 'fix {{path'\nmax_steps: lots\ncritics: 3\ntargets:\n{problems}")
+    result = cli("batch", str(spec), "--dry-run")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "agent: the batch spec has 15 problems:"
+    assert lines[1:4] == [f"  {spec}:1: task: has a '{{' that is never closed (write {{{{ and }}}} for literal braces)",
+                          f"  {spec}:2: max_steps: must be an integer (got 'lots')",
+                          f"  {spec}:3: critics: must be a list or a string (got 3)"]
+    assert lines[4] == f"  {spec}:7: targets[0].vars: must be a mapping (got [0])"
+    assert len(lines) == 12 and lines[-1] == "  (and 5 more)"  # ten shown, the rest counted
+    for line in lines:
+        assert "should" not in line and "Value error" not in line and "after validation" not in line
+
+
+def test_a_dry_run_refuses_what_the_run_refuses_and_names_the_spec_key(tmp_path, cli):
+    make_repo(tmp_path / "calc", "calc_bug")
+    spec = _spec(tmp_path, "task: x\nbase_url: http://127.0.0.1:9/v1\nmax_steps: 99\ntargets:\n  - repo: calc\n")
+    for args in (("--dry-run",), ()):
+        result = cli("batch", str(spec), *args)
+        assert result.exit_code == 2, result.stdout
+        assert result.stderr.strip() == f"agent: {spec}:3: max_steps: must be at most 12 (got 99)"
+    spec.write_text("task: x\nbase_url: http://127.0.0.1:9/v1\ncritics: [reviewer, stylist]\ntargets:\n  - repo: calc\n")
+    refused = cli("batch", str(spec), "--dry-run")
+    assert refused.exit_code == 2 and "unknown critic 'stylist'" in refused.stderr
+    assert not (tmp_path / "calc" / ".agent").exists()
 
 
 def test_a_missing_variable_names_the_target(tmp_path):

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from agent.config_sources import did_you_mean
+from agent.config_sources import describe_error, did_you_mean
 from agent.errors import UserError
 from agent.gitrepo import git, open_repo
 
@@ -25,6 +25,7 @@ from agent.gitrepo import git, open_repo
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Scalar = str | int | float | bool
+MAX_SHOWN_ERRORS = 10  # more than this and the rest are counted: the first ones are what to fix
 
 
 class SpecError(UserError):
@@ -67,6 +68,9 @@ class BatchSpec(_Strict):
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
 
+    # `file:line: key` for a top-level key, set once the spec's YAML is read (see `where`).
+    _locator: "_Locator | None" = PrivateAttr(default=None)
+
     @field_validator("task")
     @classmethod
     def _task_template(cls, value: str) -> str:
@@ -78,6 +82,15 @@ class BatchSpec(_Strict):
         keys = ("model", "provider", "base_url", "critics", "max_steps", "max_revisions", "max_tool_calls",
                 "test_cmd", "requests_per_minute", "tokens_per_minute")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
+
+    @property
+    def source(self) -> str:
+        """The spec file's name as errors give it (empty for a spec not read from a file)."""
+        return self._locator.name if self._locator is not None else ""
+
+    def where(self, key: str) -> str:
+        """Where a top-level key is written: `batch.yaml:3: max_steps` (just the key for a spec not read from a file)."""
+        return self._locator.where((key,)) if self._locator is not None else key
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,12 @@ class Target:
 def template_fields(template: str) -> list[str]:
     """The `{name}` variables a template uses; ValueError for `{}` , `{a.b}` or unbalanced braces."""
     names: list[str] = []
-    for _, name, _, _ in string.Formatter().parse(template):
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:  # Python's words ("expected '}' before end of string"): say it plainly
+        brace = "a '}' with no '{' before it" if "Single '}'" in str(exc) else "a '{' that is never closed"
+        raise ValueError(f"has {brace} (write {{{{ and }}}} for literal braces)") from None
+    for _, name, _, _ in fields:
         if name is None:
             continue
         if not name.isidentifier():
@@ -139,9 +157,11 @@ def parse_spec(text: str, name: str) -> tuple[BatchSpec, yaml.Node | None]:
     if not isinstance(data, dict):
         raise SpecError(f"{name}:1: the spec must be a mapping with `task` and `targets`")
     try:
-        return BatchSpec.model_validate(data), root
+        spec = BatchSpec.model_validate(data)
     except ValidationError as exc:
         raise _Locator(name, root).error(exc) from None
+    spec._locator = _Locator(name, root)
+    return spec, root
 
 
 class _Locator:
@@ -177,18 +197,40 @@ class _Locator:
         return line, key or "(top level)"
 
     def error(self, exc: ValidationError) -> SpecError:
-        errors = exc.errors()
-        # A misspelt key is also a missing one: name the misspelling, whose hint says what was meant.
-        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        loc = tuple(first["loc"])
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
+        """Every problem (up to MAX_SHOWN_ERRORS), a line each, in the order they are written."""
+        # A misspelt key is also a missing one: the misspelling comes first, its hint says what was meant.
+        errors = sorted(exc.errors(include_url=False),
+                        key=lambda e: (e["type"] != "extra_forbidden", self.line(tuple(e["loc"]))))
+        problems: dict[str, list[str]] = {}  # a value no member of a union takes: one line, "a list or a string"
+        for error in errors:
+            problems.setdefault(self.where(tuple(error["loc"])), []).append(self._message(error))
+        lines = [f"{where}: {_either(messages)}" for where, messages in problems.items()]
+        shown = lines[:MAX_SHOWN_ERRORS] + ([f"(and {len(lines) - MAX_SHOWN_ERRORS} more)"]
+                                            if len(lines) > MAX_SHOWN_ERRORS else [])
+        if len(shown) == 1:
+            return SpecError(shown[0])
+        return SpecError(f"the batch spec has {len(lines)} problems:\n" + "\n".join(f"  {line}" for line in shown))
+
+    @staticmethod
+    def _message(error: Any) -> str:
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
             known = _known_keys(loc)
-            message = f"unknown key{did_you_mean(str(loc[-1]), known)} (known: {', '.join(known)})"
-        elif first["type"] == "missing":
-            message = "required key is missing"
-        more = len(errors) - 1
-        return SpecError(f"{self.where(loc)}: {message}" + (f" (and {more} more)" if more else ""))
+            return f"unknown key{did_you_mean(str(loc[-1]), known)} (known: {', '.join(known)})"
+        if error["type"] == "too_short" and loc == ("targets",):
+            return "must list at least one target"
+        return describe_error(error, mapping="mapping")
+
+
+def _either(messages: list[str]) -> str:
+    """`must be a list (got 3)` and `must be a string (got 3)` → `must be a list or a string (got 3)`."""
+    if len(messages) == 1:
+        return messages[0]
+    heads, tails = zip(*(m.rpartition(" (got ")[::2] if " (got " in m else (m, "") for m in messages))
+    if len(set(tails)) == 1 and all(h.startswith("must be ") for h in heads):
+        got = f" (got {tails[0]}" if tails[0] else ""
+        return "must be " + " or ".join(h.removeprefix("must be ") for h in heads) + got
+    return "; ".join(dict.fromkeys(messages))
 
 
 _FIELDS = frozenset(BatchSpec.model_fields) | frozenset(TargetSpec.model_fields)

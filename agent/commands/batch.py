@@ -19,6 +19,7 @@ from agent.batch.view import BatchView, print_summary
 from agent.commands.run import terminate_as_interrupt
 from agent.config import AgentConfig, load_config
 from agent.errors import UserError
+from agent.preflight import preflight
 
 INTERRUPTED_EXIT = 130
 
@@ -35,6 +36,7 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     batch_spec, targets = load_targets(spec)
     console = console or Console(highlight=False)
     if dry_run:
+        check_configs(batch_spec, targets, require_keys=False)  # what the run would refuse, bar a key
         print_targets(targets, console)
         if after_load is not None:  # a dry run loads no model stack
             after_load()
@@ -81,18 +83,19 @@ def print_targets(targets: list[Target], console: Console) -> None:
     console.print(Text(f"{len(targets)} target(s); nothing was run (--dry-run)"))
 
 
-def check_configs(spec: BatchSpec, targets: list[Target]) -> dict[Path, AgentConfig]:
-    """Each repository's configuration with the spec's overrides; a bad value or missing key stops here."""
+def check_configs(spec: BatchSpec, targets: list[Target], *, require_keys: bool = True) -> dict[Path, AgentConfig]:
+    """Each repository's configuration with the spec's overrides, checked as `agent run` checks it;
+    a bad value, an unknown critic or (with `require_keys`) a missing key stops here."""
     configs: dict[Path, AgentConfig] = {}
     for target in targets:
         if target.repo in configs:
             continue
         try:
-            config = load_config(target.repo, spec.flags(), os.environ)
-            for role in _roles(config, spec.no_critics):
-                config.require_key(role)
+            config = load_config(target.repo, spec.flags(), os.environ, flag_where=spec.where)
+            preflight(config, target.repo, no_critics=spec.no_critics, require_keys=require_keys)
         except UserError as exc:
-            raise UserError(f"{target.repo}: {exc}") from None
+            # A spec key's value is wrong for every target alike: the message names the spec's line.
+            raise UserError(str(exc) if spec.source and str(exc).startswith(f"{spec.source}:") else f"{target.repo}: {exc}") from None
         configs[target.repo] = config
     return configs
 
