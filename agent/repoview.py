@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from tools.gitcmd import run_git_text
 from tools.paths import is_secret
 
 MAX_TREE_FILES = 400
@@ -14,10 +14,7 @@ AGENTS_MD_CHARS = 8_000
 
 def list_repo_files(root: Path) -> list[str]:
     """Tracked and untracked-but-not-ignored files, secrets left out, sorted."""
-    proc = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        capture_output=True, text=True, check=False,
-    )
+    proc = run_git_text(root, ("ls-files", "--cached", "--others", "--exclude-standard", "-z"))
     if proc.returncode != 0:
         return []
     files = {f for f in proc.stdout.split("\0") if f and not f.startswith(".agent/")}

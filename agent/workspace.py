@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from agent.errors import UserError
-from agent.gitrepo import Checkout, failure, git, git_ok, locate, open_repo, run_git
+from agent.errors import AgentError, UserError
+from agent.gitrepo import Checkout, audit_config, failure, git, git_ok, locate, open_repo, run_git
 from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS
 
 AGENT_DIR = ".agent"
@@ -111,13 +111,17 @@ def _new_branch_name(run_id: str, slug: str) -> str:
     return f"{BRANCH_PREFIX}{slugify(slug)}-{run_id}"
 
 
+class BranchTaken(UserError):
+    """The run's branch name is taken: the branch is someone else's, never removed by a failed start."""
+
+
 def _create_branch(repo_root: Path, run_id: str, branch: str, *args: str) -> None:
     """`git ARGS`, a command that creates `branch`; git's refusal of the name becomes a UserError."""
     proc = run_git(repo_root, args, None)
     if proc.returncode == 0:
         return
     if "already exists" in proc.stderr and branch in proc.stderr:
-        raise UserError(f"branch {branch} already exists; remove it with `agent undo {run_id}` or pick another run")
+        raise BranchTaken(f"branch {branch} already exists; remove it with `agent undo {run_id}` or pick another run")
     if "not a valid branch name" in proc.stderr:
         raise UserError(f"cannot use {branch!r} as a branch name")
     raise failure(repo_root, args, proc)
@@ -154,6 +158,7 @@ class GitWorkspace:
         ensure_excluded(checkout)
         branch = _new_branch_name(run_id, slug)
         if in_place:
+            audit_config(checkout.root, checkout.root)
             dirty = git(checkout.root, "status", "--porcelain", "--untracked-files=normal").splitlines()
             if dirty:
                 raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) "
@@ -170,9 +175,18 @@ class GitWorkspace:
             _create_branch(self.root, self.run_id, self.branch, "checkout", "--quiet", "-b", self.branch)
             return self
         self.root.parent.mkdir(parents=True, exist_ok=True)
-        with _worktree_lock(self.repo_root):
-            _create_branch(self.repo_root, self.run_id, self.branch, "worktree", "add", "--quiet", "-b", self.branch,
-                           str(self.root), self.base_commit)
+        try:
+            with _worktree_lock(self.repo_root):
+                _create_branch(self.repo_root, self.run_id, self.branch, "worktree", "add", "--quiet", "-b",
+                               self.branch, str(self.root), self.base_commit)
+            audit_config(self.root, self.root)
+        except BranchTaken:
+            raise
+        except AgentError:
+            # A failed checkout (a filter that is not installed) leaves git's branch and worktree
+            # records behind; a failed start leaves nothing.
+            undo(self.repo_root, self.run_id, self.branch, self.root)
+            raise
         return self
 
     @classmethod
@@ -204,6 +218,7 @@ class GitWorkspace:
                 git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
         workspace = cls(repo_root, run_id, branch, worktree_path, base_commit, mode)
         workspace._require_on_branch()
+        audit_config(worktree_path, worktree_path)
         return workspace
 
     def head(self) -> str:
@@ -234,11 +249,9 @@ class GitWorkspace:
         judged = staged if staged is not None and staged.is_file() else None
         if judged is None:
             git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
-        # --no-verify and no signing: the user's hooks and gpg prompts must not block an approved step.
-        # No automatic maintenance either: it would start a git process per commit, and a batch's
-        # jobs would contend for the repository's maintenance lock; the user's own git runs it.
-        git(self.root, *self._identity, "-c", "commit.gpgsign=false", "-c", "maintenance.auto=false",
-            "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
+        # No hook, no signing program, no automatic maintenance: every git command runs without
+        # them (tools.gitcmd); --no-verify says so once more where it matters most.
+        git(self.root, *self._identity, "commit", "--quiet", "--no-verify",
             "--allow-empty", "--cleanup=whitespace", "-m", _commit_message(message, trailers),
             env={"GIT_INDEX_FILE": str(judged)} if judged is not None else None)
         if judged is not None:

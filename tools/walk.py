@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from tools.gitcmd import run_git_bytes
 from tools.paths import DEFAULT_SECRET_GLOBS, is_secret
 
 # Directories a plain walk never enters (with git, .gitignore decides instead).
@@ -58,10 +59,8 @@ def list_workspace(root: Path, sub: str = ".", glob: str | None = None,
 def _git_files(root: Path, sub: str) -> list[str] | None:
     """Tracked and untracked-but-not-ignored files, or None when `root` is not a git work tree."""
     try:
-        proc = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", sub],
-            cwd=root, capture_output=True, timeout=60, check=False,
-        )
+        proc = run_git_bytes(root, ("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", sub),
+                             timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:

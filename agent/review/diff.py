@@ -8,9 +8,7 @@ the NEW file's line without counting; the same numbers decide which lines GitHub
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -22,13 +20,12 @@ from unidiff.patch import Hunk
 from agent.errors import UserError
 from agent.review.model import SkippedFile
 from agent.gitrepo import GitError
+from tools.gitcmd import run_git_bytes
 from tools.paths import is_secret
 
 DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "--src-prefix=a/", "--dst-prefix=b/",
                "--unified=3")
-_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-                      "GIT_NAMESPACE", "GIT_PREFIX")
 VENDORED_DIRS = frozenset({"vendor", "third_party", "node_modules"})
 LOCK_FILES = frozenset({
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock",
@@ -84,9 +81,7 @@ class Changes:
 
 def git_bytes(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     """`git -C repo ARGS` as raw bytes (diffs need not be UTF-8); GitError with git's complaint."""
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS} | {"GIT_TERMINAL_PROMPT": "0"}
-    proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, env=env,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    proc = run_git_bytes(repo, args, stdin)
     if proc.returncode != 0:
         complaint = proc.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {proc.returncode}"]
         raise GitError(f"git {' '.join(args[:3])} failed in {repo}: {complaint[0]}")
