@@ -145,7 +145,7 @@ def test_list_files_is_capped(tmp_path: Path) -> None:
 def test_search_reports_file_line_text(repo: Path) -> None:
     result = call(ctx_for(repo), "search", pattern=r"def \w+\(a, b\)")
     assert result.text == "src/app.py:1: def add(a, b):\nsrc/app.py:5: def sub(a, b):"
-    assert result.data == {"matches": 2, "files": 1}
+    assert result.data == {"matches": 2, "files": 1, "timed_out": False}
 
 
 def test_search_skips_ignored_secret_and_binary_files(repo: Path) -> None:
@@ -165,7 +165,7 @@ def test_search_with_path_glob_and_no_match(repo: Path) -> None:
 def test_search_invalid_regex_is_an_error_result(repo: Path) -> None:
     result = call(ctx_for(repo), "search", pattern="def (")
     assert result.is_error
-    assert result.text == "invalid regular expression 'def (': missing ), unterminated subpattern at position 4"
+    assert result.text == "invalid regular expression 'def (': missing ) at position 5"
 
 
 def test_search_caps_matches(tmp_path: Path) -> None:

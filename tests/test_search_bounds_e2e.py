@@ -1,0 +1,30 @@
+"""A search never holds the run: catastrophic patterns stop at the search's time budget."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from agent.testing import ScriptedServer
+from conftest import git, make_repo
+from gitsafe_helpers import call, one_step, run_one, tool_results
+
+
+def test_a_catastrophic_regex_returns_a_result_the_model_can_read(tmp_path: Path, cli) -> None:
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / "data.txt").write_text("a" * 60 + "b\n")
+    git(repo, "add", "data.txt")
+    git(repo, "commit", "-qm", "data")
+    script = one_step(call("search", pattern="(a+)+$"), call("search", pattern="(a|aa)+$"),
+                      call("search", pattern="def median"))
+    started = time.monotonic()
+    with ScriptedServer(script) as server:
+        result = cli(*run_one(server, repo), timeout=90)
+        nested, alternating, plain = tool_results(server)[:3]
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "succeeded"
+    assert time.monotonic() - started < 45
+    assert nested == "No matches for '(a+)+$'."
+    assert "search stopped after 3 s" in alternating and "simplify the pattern" in alternating
+    assert plain.startswith("calc/stats.py:")  # the next search works as usual
