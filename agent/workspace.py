@@ -22,7 +22,7 @@ from typing import Literal
 
 from agent.errors import AgentError, UserError
 from agent.gitrepo import Checkout, audit_config, failure, git, git_ok, locate, open_repo, run_git
-from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS
+from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS, PathRefused, confine, has_other_links
 
 AGENT_DIR = ".agent"
 BRANCH_PREFIX = "agent/"
@@ -248,7 +248,7 @@ class GitWorkspace:
         self._require_on_branch()
         judged = staged if staged is not None and staged.is_file() else None
         if judged is None:
-            git(self.root, "add", "--all", "--", ".", *_EXCLUDED)
+            self._stage_all(None)
         # No hook, no signing program, no automatic maintenance: every git command runs without
         # them (tools.gitcmd); --no-verify says so once more where it matters most.
         git(self.root, *self._identity, "commit", "--quiet", "--no-verify",
@@ -304,8 +304,19 @@ class GitWorkspace:
                 shutil.copy2(index, env["GIT_INDEX_FILE"])
             else:
                 git(self.root, "read-tree", "HEAD", env=env)
-            git(self.root, "add", "--all", "--", ".", *_EXCLUDED, env=env)
+            self._stage_all(env)
             yield env
+
+    def _stage_all(self, env: dict[str, str] | None) -> None:
+        """Stage every file of the checkout, except those whose content is another file's: a link
+        leading out of the checkout, into `.git` or to a secret, or a file with other hard links."""
+        git(self.root, "add", "--all", "--", ".", *_EXCLUDED, env=env)
+        raw = git(self.root, "diff", "--cached", "--raw", "-z", "--no-renames", "HEAD", "--", ".", *_EXCLUDED, env=env)
+        fields = raw.split("\0")
+        staged = [path for meta, path in zip(fields[::2], fields[1::2]) if not meta.endswith("D")]
+        unjudgeable = [path for path in staged if _content_elsewhere(self.root, path)]
+        if unjudgeable:
+            git(self.root, "reset", "--quiet", "HEAD", "--", *(f":(literal){path}" for path in unjudgeable), env=env)
 
 
 def _clear_half_made(repo_root: Path, worktree: Path) -> None:
@@ -315,6 +326,19 @@ def _clear_half_made(repo_root: Path, worktree: Path) -> None:
         if worktree.exists() and _is_inside(worktree, _worktrees_dir(repo_root)):
             shutil.rmtree(worktree)
         git(repo_root, "worktree", "prune")
+
+
+def _content_elsewhere(root: Path, rel: str) -> bool:
+    """Whether `rel` is a link the tools would refuse (out of `root`, into `.git`, to a secret) or a
+    file with other hard links: committing it would commit another file's content, or a path to it."""
+    path = root / rel
+    if path.is_symlink():
+        try:
+            confine(root, rel)
+        except PathRefused:
+            return True
+        return False
+    return has_other_links(path)
 
 
 def _commit_message(message: str, trailers: dict[str, str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 # Files whose contents must never be read, searched, or sent to a model.
@@ -55,5 +56,19 @@ def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SEC
     if not allow_git and inside.parts and inside.parts[0] == ".git":
         raise PathRefused(f"{rel}: the .git directory is off limits")
     if inside.parts and is_secret(PurePosixPath(*inside.parts), secret_globs):
-        raise PathRefused(f"{rel}: secret files (keys, credentials, .env) are never read or written")
+        where = "" if inside.as_posix() == posix.as_posix() else f" (it leads to {inside.as_posix()})"
+        raise PathRefused(f"{rel}: secret files (keys, credentials, .env) are never read or written{where}")
+    if has_other_links(resolved):
+        raise PathRefused(f"{rel}: the file has other hard links, so its content may be another file's "
+                          "(a secret); it is not opened")
     return resolved
+
+
+def has_other_links(path: Path) -> bool:
+    """True for a regular file with more than one hard link: its name says nothing of whose content it is.
+    (git never makes one in a checkout; a test run or a user can.)"""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_nlink > 1

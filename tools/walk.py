@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from tools.gitcmd import run_git_bytes
-from tools.paths import DEFAULT_SECRET_GLOBS, is_secret
+from tools.paths import DEFAULT_SECRET_GLOBS, has_other_links, is_secret
 
 # Directories a plain walk never enters (with git, .gitignore decides instead).
 JUNK_DIRS = frozenset({
@@ -47,9 +47,13 @@ def list_workspace(root: Path, sub: str = ".", glob: str | None = None,
         if matcher is not None and not matcher(rel):
             continue
         full = real_root / rel
-        if not full.is_file() or not _stays_inside(full, real_root):
+        if not full.is_file():
             continue
-        if is_secret(rel, secret_globs):
+        # A link is judged by the file it leads to: `alias.txt -> .env` is a secret file.
+        target = _target(full, real_root)
+        if target is None:
+            continue
+        if is_secret(rel, secret_globs) or is_secret(target, secret_globs) or has_other_links(full):
             listing.secrets_hidden += 1
             continue
         listing.paths.append(rel)
@@ -82,11 +86,13 @@ def _walk_files(root: Path, sub: str) -> list[str]:
     return found
 
 
-def _stays_inside(path: Path, root: Path) -> bool:
-    if not path.is_symlink():
-        return True
+def _target(path: Path, root: Path) -> str | None:
+    """The root-relative path of the file `path` resolves to; None when it leads out of `root` or into `.git`."""
     resolved = Path(os.path.realpath(path))
-    return resolved == root or root in resolved.parents
+    if root not in resolved.parents:
+        return None
+    inside = resolved.relative_to(root).as_posix()
+    return None if inside.split("/", 1)[0] == ".git" else inside
 
 
 def glob_matcher(glob: str) -> Callable[[str], bool]:
