@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tools.patch.fileview import FileView
-from tools.patch.match import Match, Miss, locate
+from tools.patch.indent import from_evidence
+from tools.patch.match import Match, Miss, evidence, locate
 from tools.patch.model import Hunk, HunkLine
 
 FILE = FileView([
@@ -70,9 +71,11 @@ def test_end_of_file_picks_the_last_occurrence():
 def test_whitespace_and_indent_rungs():
     view = FileView(["a = 1  ", "b = 2", "    c = 3"])
     assert found(hunk(" a = 1\n-b = 2\n+b = 3"), view).method == "whitespace"
-    match = found(hunk(" c = 3\n+d = 4"), view)
-    assert match.method == "indent" and match.shift is not None
-    assert match.shift.apply("d = 4") == "    d = 4"
+    shifted = hunk(" c = 3\n+d = 4")
+    match = found(shifted, view)
+    assert match.method == "indent"
+    rule = from_evidence(evidence(match, shifted, view), None)
+    assert rule is not None and rule.apply("d = 4") == "    d = 4"
 
 
 def test_fuzzy_allows_one_similar_context_line():

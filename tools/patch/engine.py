@@ -4,11 +4,14 @@ and report per file and per hunk. Nothing here writes to disk."""
 from __future__ import annotations
 
 from tools.patch.fileview import FileView
-from tools.patch.match import Match, Miss, locate
+from tools.patch.binary import plan_binary
+from tools.patch.elide import unpaired_marker
+from tools.patch.indent import Language, Placement, language_of, reindent_added
+from tools.patch.match import Match, Miss, evidence, locate
 from tools.patch.model import FileEdit, Hunk, ParsedPatch
 from tools.patch.report import miss_text
 from tools.patch.result import FileOutcome, HunkOutcome
-from tools.patch.textfile import TextFile
+from tools.patch.textfile import Blob, TextFile
 from tools.patch.tree import EditRefused, VirtualTree
 
 
@@ -24,6 +27,8 @@ def plan(parsed: ParsedPatch, tree: VirtualTree) -> list[FileOutcome]:
 
 
 def _plan_edit(edit: FileEdit, tree: VirtualTree) -> FileOutcome:
+    if edit.binary is not None:
+        return plan_binary(edit, tree)
     if edit.kind == "create":
         return _create(edit, tree)
     if edit.kind == "delete":
@@ -38,6 +43,8 @@ def _create(edit: FileEdit, tree: VirtualTree) -> FileOutcome:
     entry = tree.entry(rel)
     lines = [text for hunk in edit.hunks for text in hunk.new]
     final_newline = not any(h.no_newline_at_end for h in edit.hunks)
+    if isinstance(entry.file, Blob):
+        raise EditRefused(f"{rel}: the patch creates this file as text, but it already exists as a binary file")
     if entry.file is not None and any(line.strip() for line in entry.file.lines):
         if entry.file.lines == lines:
             return FileOutcome(rel, "created", True, error=None)
@@ -56,8 +63,13 @@ def _update(edit: FileEdit, tree: VirtualTree) -> FileOutcome:
     rel, move_to = _update_paths(edit, tree)
     entry = tree.entry(rel)
     assert entry.file is not None
+    if isinstance(entry.file, Blob) and edit.hunks:
+        raise EditRefused(f"{rel}: cannot patch it as text: {entry.file.reason}")
     if not edit.hunks and move_to is None:
         raise EditRefused(f"{rel}: the patch names this file but has no hunks for it")
+    if isinstance(entry.file, Blob):  # a pure rename of a binary file
+        tree.entry(move_to).file, entry.file = entry.file, None  # type: ignore[arg-type]
+        return FileOutcome(rel, "renamed", True, move_to)
     view = FileView(entry.file.lines)
     results: list[tuple[Hunk, Match | Miss]] = [(hunk, locate(hunk, view)) for hunk in edit.hunks]
     hunks = [_hunk_outcome(i, len(results), hunk, found, view) for i, (hunk, found) in enumerate(results, 1)]
@@ -69,7 +81,7 @@ def _update(edit: FileEdit, tree: VirtualTree) -> FileOutcome:
             f"{hunks[overlap[0]].line}); merge them into one hunk")
     if not all(h.ok for h in hunks):
         return FileOutcome(rel, "refused", False, move_to, hunks)
-    _splice(entry.file, sorted(placed, key=lambda p: p[1].start))
+    _splice(entry.file, sorted(placed, key=lambda p: p[1].start), language_of(rel))
     if move_to is not None:
         tree.entry(move_to).file, entry.file = entry.file, None
         return FileOutcome(rel, "renamed", True, move_to, hunks)
@@ -100,6 +112,12 @@ def _hunk_outcome(index: int, total: int, hunk: Hunk, found: Match | Miss, view:
             "a leading ' ', '-' or '+' may have cut it short)"))
     if isinstance(found, Miss):
         return HunkOutcome(index, header, False, error=miss_text(index, total, hunk, found, view))
+    marker = unpaired_marker(found.hunk or hunk)
+    if marker is not None:
+        return HunkOutcome(index, header, False, error=(
+            f"hunk {index} of {total} ({header}) has {marker.strip()!r} among its added or removed lines: it "
+            "stands for code the patch leaves out and cannot be written or removed as is; put it on an "
+            "unchanged (context) line, the same in the old and new text, or write the lines out"))
     line = found.start + 1
     offset = line - hunk.old_start if hunk.old_start is not None and found.length else None
     return HunkOutcome(index, header, True, found.method, line, offset, round(found.similarity, 3))
@@ -114,23 +132,29 @@ def _overlap(results: list[tuple[Hunk, Match | Miss]]) -> tuple[int, int] | None
     return None
 
 
-def _splice(file: TextFile, placed: list[tuple[Hunk, Match]]) -> None:
+def _splice(file: TextFile, placed: list[tuple[Hunk, Match]], language: Language) -> None:
     """Replace each matched region with the hunk's new lines, bottom-up so starts stay valid.
-    Context lines keep the file's own text and line ending; added lines take the file's newline."""
-    for hunk, match in reversed(placed):
-        region = list(zip(file.lines[match.start:match.start + match.length],
-                          file.endings[match.start:match.start + match.length]))
-        lines: list[str] = []
-        endings: list[str] = []
+    Context lines keep the file's own text and line ending; added lines take the file's newline
+    and indentation."""
+    original = list(file.lines)
+    view = FileView(original)
+    for patch_hunk, match in reversed(placed):
+        hunk = match.hunk or patch_hunk
+        end = match.start + match.length
+        region = list(zip(file.lines[match.start:end], file.endings[match.start:end]))
+        new, added, endings = [], [], []
         k = 0
         for line in hunk.lines:
-            if line.op == "+":
-                lines.append(match.shift.apply(line.text) if match.shift else line.text)
-                endings.append(file.newline)
+            if line.op == "-":
+                k += 1
                 continue
-            if line.op == " ":
-                lines.append(region[k][0])
-                endings.append(region[k][1])
-            k += 1
-        file.lines[match.start:match.start + match.length] = lines
-        file.endings[match.start:match.start + match.length] = endings
+            new.append(line.text if line.op == "+" else region[k][0])
+            added.append(line.op == "+")
+            endings.append(file.newline if line.op == "+" else region[k][1])
+            k += line.op == " "
+        place = Placement(language, original, match.start, evidence(match, patch_hunk, view),
+                          match.method in ("exact", "offset"))
+        file.lines[match.start:end] = reindent_added(place, new, added)
+        file.endings[match.start:end] = endings
+        if end == len(original) and hunk.old_no_newline != hunk.no_newline_at_end:
+            file.final_newline = not hunk.no_newline_at_end

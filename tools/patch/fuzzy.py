@@ -21,6 +21,11 @@ CONTEXT_LINES_PER_MISMATCH = 8
 # Lines that must agree, at least, and per differing line.
 MIN_AGREEING_LINES = 3
 AGREEING_PER_MISMATCH = 3
+# Stale context: a long hunk whose removed lines all match may have one context line in three
+# changed since (at most three), with at least twice as many agreeing context lines.
+STALE_CONTEXT_PER_LINE = 3
+STALE_MAX_LINES = 3
+STALE_AGREEING_PER_LINE = 2
 
 
 @dataclass
@@ -48,15 +53,15 @@ def _ops_and_keys(hunk: Hunk) -> tuple[list[str], list[str]]:
 
 
 def votes(hunk: Hunk, view: FileView) -> Counter[int]:
-    """For each start, how many non-blank old lines of the hunk occur there (whitespace-normalised)."""
+    """For each start, how many non-blank old lines of the hunk occur there (whitespace-normalised);
+    a start may leave the hunk running past the end of the file (a refusal still points there)."""
     _, keys = _ops_and_keys(hunk)
     index = view.index("collapse")
     tally: Counter[int] = Counter()
-    limit = len(view) - len(keys)
     for k, key in enumerate(keys):
         if key:
             for pos in index.get(key, ()):
-                if 0 <= pos - k <= limit:
+                if pos - k >= 0:
                     tally[pos - k] += 1
     return tally
 
@@ -76,7 +81,7 @@ def fuzzy_hits(hunk: Hunk, view: FileView, tally: Counter[int]) -> list[FuzzyHit
     needed = sum(1 for key in keys if key) - allowed
     hits = []
     for start, count in tally.items():
-        if count >= needed:
+        if count >= needed and start + len(keys) <= len(view):
             hit = _evaluate(start, ops, keys, view.keys("collapse"), allowed)
             if hit is not None:
                 hits.append(hit)
@@ -98,6 +103,33 @@ def _evaluate(start: int, ops: list[str], keys: list[str], file_keys: list[str],
         return None
     region = file_keys[start:start + len(keys)]
     return FuzzyHit(start, mismatches, block_similarity(keys, region))
+
+
+def stale_hits(hunk: Hunk, view: FileView, tally: Counter[int]) -> list[FuzzyHit]:
+    """Starts where a long hunk fits although up to a third of its context lines changed since
+    the model read the file: only when every removed line is there exactly (whitespace aside)
+    and each changed line still resembles the file's."""
+    ops, keys = _ops_and_keys(hunk)
+    if not any(key for op, key in zip(ops, keys) if op == "-"):
+        return []
+    context = sum(1 for op, key in zip(ops, keys) if op == " " and key)
+    allowed = min(STALE_MAX_LINES, context // STALE_CONTEXT_PER_LINE)
+    if allowed <= allowed_mismatches(hunk):
+        return []
+    needed = sum(1 for key in keys if key) - allowed
+    file_keys = view.keys("collapse")
+    hits = []
+    for start, count in tally.items():
+        if count < needed or start + len(keys) > len(view):
+            continue
+        differing = [k for k, key in enumerate(keys) if file_keys[start + k] != key]
+        if any(ops[k] == "-" for k in differing) or len(differing) > allowed:
+            continue
+        if any(line_similarity(keys[k], file_keys[start + k]) < MIN_LINE_SIMILARITY for k in differing):
+            continue  # a changed line still resembles its older self; an invented one does not
+        if context - len(differing) >= max(MIN_AGREEING_LINES, STALE_AGREEING_PER_LINE * len(differing)):
+            hits.append(FuzzyHit(start, differing, block_similarity(keys, file_keys[start:start + len(keys)])))
+    return sorted(hits, key=lambda h: h.start)
 
 
 def line_similarity(a: str, b: str) -> float:

@@ -8,32 +8,22 @@ anchor line must point clearly at one, or the hunk is refused as ambiguous.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
 from tools.patch.fileview import FileView, Level, normalise
-from tools.patch.fuzzy import Region, closest_region, fuzzy_hits, votes
+from tools.patch.indent import indent_of
+from tools.patch.fuzzy import Region, closest_region, fuzzy_hits, stale_hits, votes
+from tools.patch.elide import fit_elided, has_elision, trim_blank_ends
 from tools.patch.model import Hunk
 
-MatchMethod = Literal["exact", "offset", "whitespace", "indent", "fuzzy", "line-number", "end-of-file", "new-file"]
+MatchMethod = Literal["exact", "offset", "whitespace", "indent", "fuzzy", "stale", "elided", "line-number",
+                      "end-of-file", "new-file"]
 ChosenBy = Literal["unique", "stated-line", "line-number", "anchor", "end-of-file"]
 MissReason = Literal["not-found", "ambiguous", "no-context"]
 
 _RUNGS: tuple[tuple[Level, MatchMethod], ...] = (("exact", "exact"), ("rstrip", "whitespace"), ("collapse", "indent"))
-
-
-@dataclass(frozen=True)
-class IndentShift:
-    """Re-indents added lines the way the matched lines were re-indented."""
-
-    old_prefix: str
-    new_prefix: str
-
-    def apply(self, line: str) -> str:
-        """`line` with its indentation moved like the hunk's matched lines."""
-        if line.strip() and line.startswith(self.old_prefix):
-            return self.new_prefix + line[len(self.old_prefix):]
-        return line
 
 
 @dataclass
@@ -45,7 +35,8 @@ class Match:
     method: MatchMethod
     chosen_by: ChosenBy = "unique"
     similarity: float = 1.0
-    shift: IndentShift | None = None
+    hunk: Hunk | None = None  # the hunk as placed, when it differs from the patch's (trimmed, elided)
+    unmatched: frozenset[int] = frozenset()  # old-line offsets that do not show the patch's indentation
 
 
 @dataclass
@@ -59,11 +50,24 @@ class Miss:
 
 
 def locate(hunk: Hunk, view: FileView) -> Match | Miss:
-    """Run the ladder for one hunk against one file."""
+    """Run the ladder for one hunk against one file: as written, then without blank lines at its
+    ends that the file may not have, then with its elided stretches (`...`) filled from the file."""
+    found = _ladder(hunk, view)
+    trimmed = trim_blank_ends(hunk)
+    if trimmed is not None:
+        found = _prefer(found, _ladder(trimmed, view), trimmed, hunk)
+    if isinstance(found, Miss) and found.reason == "not-found" and has_elision(hunk):
+        elided = _locate_elided(hunk, view)
+        if elided is not None:
+            return elided
+    return found
+
+
+def _ladder(hunk: Hunk, view: FileView) -> Match | Miss:
     old = hunk.old
     if not old:
         return _locate_insertion(hunk, view)
-    stated = hunk.old_start - 1 if hunk.old_start is not None and hunk.old_start > 0 else None
+    stated = _stated(hunk)
     for level, method in _RUNGS:
         block = [normalise(level, line) for line in old]
         if stated is not None and view.keys(level)[stated:stated + len(block)] == block:
@@ -80,17 +84,60 @@ def locate(hunk: Hunk, view: FileView) -> Match | Miss:
     return _locate_fuzzy(hunk, view, stated)
 
 
+def _stated(hunk: Hunk) -> int | None:
+    return hunk.old_start - 1 if hunk.old_start is not None and hunk.old_start > 0 else None
+
+
+def _prefer(full: Match | Miss, trimmed: Match | Miss, short: Hunk, hunk: Hunk) -> Match | Miss:
+    """The hunk as written, or without its blank end lines: the one that fits, and when both fit
+    in different places, the one nearer the stated line (a blank line the header count made up
+    must not carry the hunk to another place where a blank line follows similar lines)."""
+    if isinstance(trimmed, Match):
+        trimmed.hunk = short
+    if isinstance(full, Miss):
+        return trimmed if isinstance(trimmed, Match) or trimmed.reason == "ambiguous" else full
+    if isinstance(trimmed, Miss) or trimmed.start == full.start:
+        return full
+    stated = _stated(hunk)
+    if stated is not None and abs(trimmed.start - stated) < abs(full.start - stated):
+        return trimmed
+    return full
+
+
+def _locate_elided(hunk: Hunk, view: FileView) -> Match | Miss | None:
+    fit = fit_elided(hunk, view)
+    if fit is None:
+        return None
+    if isinstance(fit, list):
+        return Miss("ambiguous", fit, method="elided")
+    match = Match(fit.start, len(fit.hunk.old), "elided", "unique", hunk=fit.hunk)
+    match.unmatched = frozenset(fit.filled)
+    return match
+
+
 def _locate_fuzzy(hunk: Hunk, view: FileView, stated: int | None) -> Match | Miss:
     tally = votes(hunk, view)
     hits = fuzzy_hits(hunk, view, tally)
     best = [h for h in hits if len(h.mismatches) == len(hits[0].mismatches)] if hits else []
     if not best:
-        return Miss("not-found", closest=closest_region(hunk, view, tally, stated))
+        return _locate_stale(hunk, view, tally, stated)
     pick = choose([h.start for h in best], hunk, view)
     if pick is None:
         return Miss("ambiguous", sorted(h.start for h in best), method="fuzzy")
     hit = next(h for h in best if h.start == pick[0])
     match = Match(hit.start, len(hunk.old), "fuzzy", pick[1], hit.similarity)
+    return _finish(match, hunk, view, skip=set(hit.mismatches))
+
+
+def _locate_stale(hunk: Hunk, view: FileView, tally: Counter[int], stated: int | None) -> Match | Miss:
+    """More context drift, for a region that is the only one where the removed lines all fit."""
+    hits = stale_hits(hunk, view, tally)
+    if not hits:
+        return Miss("not-found", closest=closest_region(hunk, view, tally, stated))
+    if len(hits) > 1:
+        return Miss("ambiguous", [h.start for h in hits], method="stale")
+    hit = hits[0]
+    match = Match(hit.start, len(hunk.old), "stale", "unique", hit.similarity)
     return _finish(match, hunk, view, skip=set(hit.mismatches))
 
 
@@ -109,7 +156,7 @@ def choose(starts: list[int], hunk: Hunk, view: FileView) -> tuple[int, ChosenBy
     """The one start the hunk means among several, or None when nothing points clearly at one."""
     if len(starts) == 1:
         return starts[0], "unique"
-    if hunk.at_end:
+    if hunk.at_end or hunk.old_no_newline:
         at_end = [s for s in starts if s + len(hunk.old) == len(view)]
         if len(at_end) == 1:
             return at_end[0], "end-of-file"
@@ -141,25 +188,15 @@ def _owned_by_anchor(starts: list[int], anchors: list[int]) -> int | None:
 
 
 def _finish(match: Match, hunk: Hunk, view: FileView, skip: set[int] | None = None) -> Match:
-    """Attach the indentation shift for added lines when every matched line moved alike."""
-    if match.method not in ("exact", "offset"):
-        match.shift = _indent_shift(hunk.old, view.lines[match.start:match.start + match.length], skip or set())
+    """Record the lines that say nothing about indentation (fuzzy mismatches)."""
+    match.unmatched = frozenset(skip or ())
     return match
 
 
-def _indent_shift(old: list[str], actual: list[str], skip: set[int]) -> IndentShift | None:
-    shifts = {_shift_of(patch_line, file_line) for k, (patch_line, file_line) in enumerate(zip(old, actual))
-              if k not in skip and patch_line.strip()}
-    if len(shifts) != 1:
-        return None
-    shift = shifts.pop()
-    return None if shift.old_prefix == shift.new_prefix else shift
-
-
-def _shift_of(patch_line: str, file_line: str) -> IndentShift:
-    patch_indent = patch_line[:len(patch_line) - len(patch_line.lstrip())]
-    file_indent = file_line[:len(file_line) - len(file_line.lstrip())]
-    common = 0
-    while common < min(len(patch_indent), len(file_indent)) and patch_indent[-1 - common] == file_indent[-1 - common]:
-        common += 1
-    return IndentShift(patch_indent[:len(patch_indent) - common], file_indent[:len(file_indent) - common])
+def evidence(match: Match, hunk: Hunk, view: FileView) -> list[tuple[str, str]]:
+    """(patch, file) indentation of each non-blank old line the match paired with a file line."""
+    placed = match.hunk or hunk
+    actual = view.lines[match.start:match.start + match.length]
+    return [(indent_of(patch_line), indent_of(file_line))
+            for k, (patch_line, file_line) in enumerate(zip(placed.old, actual))
+            if k not in match.unmatched and patch_line.strip()]

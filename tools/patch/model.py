@@ -31,7 +31,8 @@ class Hunk:
     header: str = ""  # as the patch wrote it, for messages
     anchor: str | None = None  # a line expected somewhere above the hunk (V4A `@@ def f():`)
     at_end: bool = False  # the hunk must end at the end of the file (V4A `*** End of File`)
-    no_newline_at_end: bool = False  # the new text ends without a final newline
+    no_newline_at_end: bool = False  # the new side carries `\ No newline at end of file`
+    old_no_newline: bool = False  # the old side carries it: its last line ends the file
 
     @property
     def old(self) -> list[str]:
@@ -45,6 +46,17 @@ class Hunk:
 
 
 @dataclass
+class BinaryChange:
+    """A git binary change: the decoded forward data, or None when the diff carries no content."""
+
+    kind: Literal["literal", "delta"] | None
+    size: int = 0  # the inflated size git declared
+    data: bytes = b""  # inflated: the whole new file (literal) or a git delta (delta)
+    old_hash: str | None = None  # from the `index` line, when given
+    new_hash: str | None = None
+
+
+@dataclass
 class FileEdit:
     """What a patch does to one path: update its hunks, create it, or delete it; maybe move it."""
 
@@ -55,6 +67,7 @@ class FileEdit:
     # Hunks of one edit are all located in the file as it was before the edit; separate edits of
     # one path (search/replace blocks) apply one after another.
     executable: bool | None = None  # from a git `new file mode` header, when given
+    binary: BinaryChange | None = None  # a git binary patch (or a bare "Binary files differ")
 
 
 @dataclass
@@ -63,3 +76,10 @@ class ParsedPatch:
 
     format: FormatName
     edits: list[FileEdit]
+
+
+def no_newline_sides(before: Op | None) -> tuple[bool, bool]:
+    """Which sides (old, new) a `\\ No newline at end of file` line marks, given the op of the
+    hunk line just above it: a removed line is the old side's last, an added line the new side's,
+    a context line both."""
+    return before in ("-", " "), before in ("+", " ")

@@ -44,6 +44,19 @@ class TextFile:
         return self.bom + text.encode(self.encoding)
 
 
+@dataclass
+class Blob:
+    """A file kept as bytes: a binary file, changed only by a git binary patch, written as is."""
+
+    data: bytes
+    mode: int | None = None
+    reason: str = "it is a binary file"  # why it is not text, for a refusal
+
+    def render(self) -> bytes:
+        """The bytes to write."""
+        return self.data
+
+
 def decode(data: bytes, mode: int | None = None) -> TextFile:
     """Split file bytes into a TextFile; NotText for binary data."""
     encoding, bom = _encoding_of(data)

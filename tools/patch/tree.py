@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from tools.paths import DEFAULT_SECRET_GLOBS, PathRefused, confine
-from tools.patch.textfile import TextFile, decode
+from tools.patch.textfile import Blob, TextFile, decode
 
 
 class EditRefused(ValueError):
@@ -24,7 +24,7 @@ class Entry:
     target: Path
     original: bytes | None
     original_mode: int | None
-    file: TextFile | None
+    file: TextFile | Blob | None
 
     @property
     def changed(self) -> bool:
@@ -117,8 +117,9 @@ def _load(rel: str, target: Path) -> Entry:
         return Entry(rel, target, None, None, None)
     data = target.read_bytes()
     mode = stat.S_IMODE(target.stat().st_mode)
+    file: TextFile | Blob
     try:
         file = decode(data, mode)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise EditRefused(f"{rel}: cannot patch it as text: {exc}") from None
+        file = Blob(data, mode, str(exc))  # only a git binary patch may change it
     return Entry(rel, target, data, mode, file)

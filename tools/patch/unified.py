@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unidiff
 
-from tools.patch.model import FileEdit, Hunk, HunkLine
+from tools.patch.model import FileEdit, Hunk, HunkLine, no_newline_sides
 from tools.patch.unified_tolerant import DEV_NULL, parse_tolerant, strip_prefix
 
 
@@ -46,16 +46,18 @@ def _edit_from(patched: unidiff.PatchedFile) -> FileEdit:
 
 def _hunk_from(hunk: unidiff.Hunk) -> Hunk:
     lines: list[HunkLine] = []
-    no_newline = False
+    old_marker = new_marker = False
     for line in hunk:
         if line.line_type == "\\":
-            no_newline = no_newline or (bool(lines) and lines[-1].op != "-")
+            old_side, new_side = no_newline_sides(lines[-1].op if lines else None)
+            old_marker, new_marker = old_marker or old_side, new_marker or new_side
             continue
         lines.append(HunkLine(line.line_type, line.value.rstrip("\n")))
     start = hunk.source_start + (1 if hunk.source_length == 0 else 0)
     header = f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
     anchor = (hunk.section_header or "").strip() or None
-    return Hunk(lines=lines, old_start=start, header=header, anchor=anchor, no_newline_at_end=no_newline)
+    return Hunk(lines=lines, old_start=start, header=header, anchor=anchor,
+                no_newline_at_end=new_marker, old_no_newline=old_marker)
 
 
 def _same_shape(strict: list[FileEdit], tolerant: list[FileEdit]) -> bool:

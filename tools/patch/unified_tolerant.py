@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tools.patch.model import FileEdit, Hunk, HunkLine, PatchParseError
+from tools.patch.binary import BINARY_DIFFER, index_hashes, read_section
+from tools.patch.model import BinaryChange, FileEdit, Hunk, HunkLine, PatchParseError, no_newline_sides
 
 DEV_NULL = "/dev/null"
 _HEADER = re.compile(r"^@@+\s*(?:-(\d+)(?:,(\d+))?)?\s*(?:\+(\d+)(?:,(\d+))?)?\s*(?:@@+(.*))?$")
@@ -30,6 +31,9 @@ class _Section:
     deleted: bool = False
     executable: bool | None = None
     hunks: list[Hunk] = field(default_factory=list)
+    hashes: tuple[str, str] | None = None  # from git's `index OLD..NEW` line
+    binary: BinaryChange | None = None
+    from_git: bool = False
 
 
 @dataclass
@@ -132,10 +136,11 @@ def _make_hunk(header: str, body: list[str]) -> tuple[Hunk, bool]:
     old_start, declared, anchor = stated.old_start, stated.declared, stated.anchor
     body = _trim_trailing_blanks(body, declared)
     lines: list[HunkLine] = []
-    no_newline = False
+    old_marker = new_marker = False
     for raw in body:
         if raw.startswith("\\"):
-            no_newline = no_newline or (bool(lines) and lines[-1].op != "-")
+            old_side, new_side = no_newline_sides(lines[-1].op if lines else None)
+            old_marker, new_marker = old_marker or old_side, new_marker or new_side
             continue
         op = raw[0] if raw else " "
         lines.append(HunkLine(op, raw[1:]))  # type: ignore[arg-type]
@@ -143,7 +148,7 @@ def _make_hunk(header: str, body: list[str]) -> tuple[Hunk, bool]:
     if old_start is not None and declared is not None and declared[0] == 0:
         old_start += 1  # `-N,0` means "after line N"; keep old_start as the first line replaced
     hunk = Hunk(lines=lines, old_start=old_start, header=header.strip(), anchor=anchor,
-                no_newline_at_end=no_newline)
+                no_newline_at_end=new_marker, old_no_newline=old_marker)
     return hunk, exact
 
 
@@ -158,7 +163,9 @@ def _git_header_line(section: _Section, line: str) -> bool:
         section.rename_from = clean_path(line[len("rename from "):])
     elif line.startswith("rename to "):
         section.rename_to = clean_path(line[len("rename to "):])
-    elif line.startswith(("index ", "similarity index", "old mode", "new mode", "dissimilarity index")):
+    elif line.startswith("index "):
+        section.hashes = index_hashes(line)
+    elif line.startswith(("similarity index", "old mode", "new mode", "dissimilarity index")):
         pass
     else:
         return False
@@ -167,6 +174,17 @@ def _git_header_line(section: _Section, line: str) -> bool:
 
 def _finish(section: _Section) -> FileEdit:
     """The FileEdit a finished section describes."""
+    edit = _edit_of(section)
+    if section.binary is not None:
+        if section.hunks:
+            raise PatchParseError(f"{edit.path} has both text hunks and binary data")
+        edit.binary = section.binary
+        if section.hashes is not None:
+            edit.binary.old_hash, edit.binary.new_hash = section.hashes
+    return edit
+
+
+def _edit_of(section: _Section) -> FileEdit:
     old = section.rename_from or section.old
     new = section.rename_to or section.new
     if section.created or old == DEV_NULL:
@@ -190,6 +208,8 @@ def _finish(section: _Section) -> FileEdit:
 def parse_tolerant(text: str) -> TolerantResult:
     """Read every file section and hunk of a unified diff, forgiving the usual model mistakes."""
     lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()  # the split's empty tail after the last newline is no line of the patch
     sections: list[_Section] = []
     current: _Section | None = None
     well_formed = True
@@ -197,7 +217,7 @@ def parse_tolerant(text: str) -> TolerantResult:
     while i < len(lines):
         line = lines[i]
         if line.startswith("diff --git "):
-            current = _Section()
+            current = _Section(from_git=True)
             sections.append(current)
             git = _GIT_DIFF.match(line)
             if git:
@@ -217,11 +237,30 @@ def parse_tolerant(text: str) -> TolerantResult:
             well_formed = well_formed and exact
             if hunk.lines:
                 current.hunks.append(hunk)
+        elif line.strip() == "GIT binary patch" and current is not None and not current.hunks:
+            current.binary, i = read_section(lines, i + 1)
+            well_formed = False
+        elif BINARY_DIFFER.match(line):
+            current = _binary_differ(current, sections, line)
+            well_formed = False
+            i += 1
         else:
             if current is not None and not current.hunks:
                 _git_header_line(current, line)
             i += 1
     return TolerantResult([_finish(s) for s in sections], well_formed)
+
+
+def _binary_differ(current: _Section | None, sections: list[_Section], line: str) -> _Section:
+    """Record git's `Binary files A and B differ` (a binary change without its content) on the
+    `diff --git` section it belongs to, or on a section of its own."""
+    if current is None or current.hunks or current.binary is not None or not current.from_git:
+        match = BINARY_DIFFER.match(line)
+        assert match is not None
+        current = _Section(old=clean_path(match.group(1)), new=clean_path(match.group(2)))
+        sections.append(current)
+    current.binary = BinaryChange(None)
+    return current
 
 
 def _from_git(lines: list[str], i: int) -> bool:
