@@ -93,3 +93,61 @@ def test_usage_errors_are_one_line_and_exit_2(cli, repo: Path, tmp_path: Path, c
     assert result.exit_code == 2
     assert result.stderr.startswith("agent: ") and result.stderr.strip().count("\n") == 0
     assert words in result.stderr
+
+
+def commit_files(repo: Path, files: dict[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        (repo / rel).write_bytes(content.encode() if isinstance(content, str) else content)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "more")
+
+
+def test_a_two_line_tail_with_a_count_one_too_high_applies(cli, repo: Path, tmp_path: Path):
+    # app.py has 6 lines; `-5,3` claims three lines from line 5, the hunk has two
+    patch = "--- a/app.py\n+++ b/app.py\n@@ -5,3 +5,3 @@\n def main():\n-    print(greet())\n+    print(greet().upper())\n"
+    result = cli("apply", str(write_patch(tmp_path, patch)), "--repo", str(repo))
+    assert result.exit_code == 0, result.stderr
+    assert (repo / "app.py").read_text().endswith("def main():\n    print(greet().upper())\n")
+
+
+def test_a_refusal_at_the_end_of_a_file_names_the_lines_it_did_find(cli, repo: Path, tmp_path: Path):
+    patch = ("--- a/app.py\n+++ b/app.py\n@@ -5,3 +5,3 @@\n def main():\n-    print(greet(1))\n+    print(greet(2))\n"
+             " main()\n")
+    result = cli("apply", str(write_patch(tmp_path, patch)), "--repo", str(repo))
+    assert result.exit_code == 1
+    assert "no line of the hunk occurs in the file" not in result.stderr
+    assert "Closest region: lines 5-6" in result.stderr and "(past the end of the file)" in result.stderr
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_makefile_recipe_written_with_spaces_is_written_with_a_tab(cli, repo: Path, tmp_path: Path):
+    commit_files(repo, {"Makefile": "all: build\n\nbuild:\n\tgo build ./...\n\ntest:\n\tgo test ./...\n"})
+    patch = "--- a/Makefile\n+++ b/Makefile\n@@ -6,2 +6,3 @@\n test:\n     go test ./...\n+    go vet ./...\n"
+    result = cli("apply", str(write_patch(tmp_path, patch)), "--repo", str(repo))
+    assert result.exit_code == 0, result.stderr
+    assert (repo / "Makefile").read_text().endswith("test:\n\tgo test ./...\n\tgo vet ./...\n")
+
+
+def test_a_binary_change_without_content_refuses_the_whole_patch(cli, repo: Path, tmp_path: Path):
+    commit_files(repo, {"logo.png": b"\x89PNG\r\n\x1a\n\x00\x00"})
+    patch = GOOD + ("diff --git a/logo.png b/logo.png\nindex 1111111..2222222 100644\n"
+                    "Binary files a/logo.png and b/logo.png differ\n")
+    result = cli("apply", str(write_patch(tmp_path, patch)), "--repo", str(repo))
+    assert result.exit_code == 1
+    assert "logo.png: the patch says this binary file changed but carries no content" in result.stderr
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_git_binary_patch_applies_exactly_with_its_text_hunks(cli, repo: Path, tmp_path: Path):
+    image = bytes(range(256)) * 8
+    commit_files(repo, {"logo.png": image})
+    (repo / "logo.png").write_bytes(image[:700] + b"new pixels" + image[710:])
+    (repo / "icon.bin").write_bytes(b"\x00\x01\x02\x03" * 30)
+    (repo / "app.py").write_text((repo / "app.py").read_text().replace("'hi'", "'hello'"))
+    git(repo, "add", "-A")
+    patch = git(repo, "diff", "--cached", "--binary")
+    wanted = {p: (repo / p).read_bytes() for p in ("logo.png", "icon.bin", "app.py")}
+    git(repo, "reset", "-q", "--hard")
+    result = cli("apply", str(write_patch(tmp_path, patch)), "--repo", str(repo))
+    assert result.exit_code == 0, result.stderr
+    assert {p: (repo / p).read_bytes() for p in wanted} == wanted

@@ -216,7 +216,22 @@ def reindent_added(place: Placement, new: list[str], added: list[bool]) -> list[
                 for line, flag, is_recipe in zip(new, added, recipe)]
     if rule is None:
         return new
+    if place.language == "go":  # a raw string's lines are data: leave them as written
+        added = [flag and not raw for flag, raw in zip(added, go_raw_lines(place.file_lines[:place.start], new))]
     return [rule.apply(line) if flag else line for line, flag in zip(new, added)]
+
+
+def go_raw_lines(before: list[str], new: list[str]) -> list[bool]:
+    """For each line of `new` (placed after `before`), True when it starts inside a Go raw
+    string literal (an odd number of backquotes above it, comment lines aside)."""
+    def ticks(line: str) -> int:
+        return 0 if line.lstrip().startswith("//") else line.count("`")
+    inside = sum(ticks(line) for line in before) % 2 == 1
+    flags = []
+    for line in new:
+        flags.append(inside)
+        inside = inside != (ticks(line) % 2 == 1)
+    return flags
 
 
 def _recipe(line: str, rule: Rule | None) -> str:

@@ -26,11 +26,13 @@ def miss_text(index: int, total: int, hunk: Hunk, miss: Miss, view: FileView) ->
         return (f"{where} has no context or removed lines, so nothing says where it goes; include two or "
                 "three unchanged lines from the file above and below the change")
     if miss.reason == "ambiguous":
-        places = ", ".join(_span(s, length) for s in miss.candidates[:5])
+        places = ", ".join(f"line {s + 1}" if miss.method == "elided" else _span(s, length) for s in miss.candidates[:5])
         more = f" and {len(miss.candidates) - 5} more" if len(miss.candidates) > 5 else ""
-        return (f"{where} matches {len(miss.candidates)} places equally well ({miss.method}): {places}{more}. "
-                "Add context lines that differ between those places, or correct the line numbers in the "
-                "@@ header so they point at one of them.")
+        fits = "the lines around its elision ('...') fit" if miss.method == "elided" else "matches"
+        fix = ("Add lines that differ between those places" if searching else
+               "Add context lines that differ between those places, or correct the line numbers in the "
+               "@@ header so they point at one of them")
+        return f"{where} {fits} {len(miss.candidates)} places equally well ({miss.method}): {places}{more}. {fix}."
     text = f"{where}: {looked_for} not found in the file"
     closest = miss.closest
     if closest is None:
@@ -44,7 +46,7 @@ def miss_text(index: int, total: int, hunk: Hunk, miss: Miss, view: FileView) ->
     last = min(len(view), closest.start + closest.length + 3)
     copy = "the SEARCH text" if searching else "the context and removed lines"
     lines.append(f"  Re-read lines {first}-{last} and copy {copy} exactly: lines to remove or replace must match "
-                 "the file, and only a rare unchanged line may differ.")
+                 "the file; a few unchanged lines may differ only when every removed line matches.")
     return "\n".join(lines)
 
 
