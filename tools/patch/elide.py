@@ -45,9 +45,9 @@ def has_elision(hunk: Hunk) -> bool:
 
 
 def unpaired_marker(hunk: Hunk) -> str | None:
-    """An elision comment among the hunk's added or removed lines (it would be written into the
-    file, or stands for lines to delete that the patch does not name), if any."""
-    return next((line.text for line in hunk.lines if line.op != " " and says_elided(line.text)), None)
+    """An elision comment among the hunk's added lines (it would be written into the file as a
+    comment where the model meant code), if any. Removed ones matched the file, so they are real."""
+    return next((line.text for line in hunk.lines if line.op == "+" and says_elided(line.text)), None)
 
 
 def trim_blank_ends(hunk: Hunk) -> Hunk | None:

@@ -115,9 +115,9 @@ def _hunk_outcome(index: int, total: int, hunk: Hunk, found: Match | Miss, view:
     marker = unpaired_marker(found.hunk or hunk)
     if marker is not None:
         return HunkOutcome(index, header, False, error=(
-            f"hunk {index} of {total} ({header}) has {marker.strip()!r} among its added or removed lines: it "
-            "stands for code the patch leaves out and cannot be written or removed as is; put it on an "
-            "unchanged (context) line, the same in the old and new text, or write the lines out"))
+            f"hunk {index} of {total} ({header}) adds the line {marker.strip()!r}: it stands for code the "
+            "patch leaves out and would be written into the file as is; put it on an unchanged (context) "
+            "line, the same in the old and new text, or write the lines out"))
     line = found.start + 1
     offset = line - hunk.old_start if hunk.old_start is not None and found.length else None
     return HunkOutcome(index, header, True, found.method, line, offset, round(found.similarity, 3))
