@@ -43,6 +43,7 @@ class ExecutorLimits:
     max_tool_calls: int = 40
     repeat_nudge_at: int = 3  # identical consecutive calls that earn a nudge
     max_idle_turns: int = 3  # replies without a tool call before the step is blocked
+    max_turns: int | None = None  # model requests per step; None: twice the tool-call budget
     prompt_tokens: int | None = None  # shrink the history before a request would exceed this
 
 
@@ -58,6 +59,7 @@ class Executor:
     edited_since_tests: bool = True
     last_tests: dict[str, Any] | None = None
     last_tests_text: str = ""
+    turns_used: int = 0
     _last_call: tuple[str, str] | None = None
     _repeats: int = 0
 
@@ -71,9 +73,13 @@ class Executor:
         self.messages.append({"role": "user", "content": text})
 
     def run(self) -> StepOutcome:
-        """Loop until finish_step, a budget runs out, or the model goes in circles."""
+        """Loop until finish_step, a budget (tool calls or turns) runs out, or the model goes in circles."""
         idle = 0
+        max_turns = self.limits.max_turns or 2 * self.limits.max_tool_calls
         while self.tool_calls_used < self.limits.max_tool_calls:
+            if self.turns_used >= max_turns:
+                return StepOutcome("blocked", reason=f"the step used its budget of {max_turns} model turns")
+            self.turns_used += 1
             completion = self._ask()
             self.messages.append(self.client.assistant_message("executor", completion))
             if not completion.tool_calls:
@@ -89,9 +95,14 @@ class Executor:
         return StepOutcome("blocked", reason=f"the step used its budget of {self.limits.max_tool_calls} tool calls")
 
     def _run_calls(self, calls: list[ToolCall]) -> StepOutcome | None:
+        """Run one turn's calls in order; those past the step's budget are answered unrun."""
         finished: StepOutcome | None = None
         nudge: str | None = None
         for call in calls:
+            if self.tool_calls_used >= self.limits.max_tool_calls:
+                self.messages.append({"role": "tool", "tool_call_id": call.id, "content": render_prompt(
+                    "executor_over_budget", budget=self.limits.max_tool_calls)})
+                continue
             self.tool_calls_used += 1
             repeats = self._count_repeat(call)
             if repeats > self.limits.repeat_nudge_at:

@@ -14,6 +14,9 @@ from critics.registry import Critic
 from critics.verdict import Finding, Verdict, parse_verdict, verdict_json_schema
 
 QA_MAX_TEST_RUNS = 2
+# Requests per critic and gate: the test runs, the verdict, one repair. A critic that never gives
+# a verdict (one that keeps calling tools) is cut off here and the gate fails closed.
+MAX_CRITIC_TURNS = QA_MAX_TEST_RUNS + 2
 
 
 @dataclass(frozen=True)
@@ -87,27 +90,36 @@ class Gate:
         return verdict
 
     def _converse(self, critic: Critic, messages: list[Message], step_id: str) -> Verdict:
-        tools = [self.run_tests_schema] if critic.can_run_tests and self.run_tests_schema and self.run_tests else None
+        """Ask until the critic gives a readable verdict, within MAX_CRITIC_TURNS requests.
+
+        Tools are offered only to a critic that may run the tests, and only QA_MAX_TEST_RUNS times;
+        a tool call made when none was offered is not run, it is an answer without a verdict.
+        """
+        offered = [self.run_tests_schema] if critic.can_run_tests and self.run_tests_schema and self.run_tests else None
         test_runs = repairs = 0
-        while True:
-            request = ChatRequest(role=critic.name, messages=messages, step=step_id,
-                                  tools=tools if test_runs < QA_MAX_TEST_RUNS else None,
-                                  response_format=self._response_format(tools, test_runs))
+        error = "no answer"
+        for turn in range(1, MAX_CRITIC_TURNS + 1):
+            tools = offered if test_runs < QA_MAX_TEST_RUNS else None
+            request = ChatRequest(role=critic.name, messages=messages, step=step_id, tools=tools,
+                                  response_format=self._response_format(tools))
             completion = self.client.complete(request)
             messages = [*messages, self.client.assistant_message(critic.name, completion)]
-            if completion.tool_calls and self.run_tests is not None:
+            if completion.tool_calls and tools:
                 test_runs += 1
-                outputs = [self._critic_tool(c) for c in completion.tool_calls]
-                messages += [{"role": "tool", "tool_call_id": c.id, "content": out}
-                             for c, out in zip(completion.tool_calls, outputs)]
+                messages += [{"role": "tool", "tool_call_id": c.id, "content": self._critic_tool(c)}
+                             for c in completion.tool_calls]
                 continue
             try:
                 return parse_verdict(completion.content)
             except ValueError as exc:
-                if repairs:
-                    return _unreadable_verdict(critic.name, str(exc))
-                repairs += 1
-                messages.append({"role": "user", "content": render_prompt("critic_repair", error=str(exc))})
+                error = str(exc) if not completion.tool_calls else (
+                    f"it kept calling tools instead of giving a verdict; stopped after {turn} requests")
+            if repairs:
+                return _unreadable_verdict(critic.name, error)
+            repairs += 1
+            messages += _answer_calls(completion.tool_calls)
+            messages.append({"role": "user", "content": render_prompt("critic_repair", error=error)})
+        return _unreadable_verdict(critic.name, f"no verdict within {MAX_CRITIC_TURNS} turns; last problem: {error}")
 
     def _critic_tool(self, call: ToolCall) -> str:
         if call.name != "run_tests":
@@ -115,11 +127,17 @@ class Gate:
         assert self.run_tests is not None
         return self.run_tests(call)
 
-    def _response_format(self, tools: list[dict[str, Any]] | None, test_runs: int) -> dict[str, Any] | None:
+    def _response_format(self, tools: list[dict[str, Any]] | None) -> dict[str, Any] | None:
         # A strict schema would forbid the tool call the qa critic may make first.
-        if not self.structured or (tools and test_runs < QA_MAX_TEST_RUNS):
+        if not self.structured or tools:
             return None
         return strict_json_format("verdict", verdict_json_schema())
+
+
+def _answer_calls(calls: list[ToolCall]) -> list[Message]:
+    """Tool results for calls a critic made without being offered tools: every call needs one."""
+    return [{"role": "tool", "tool_call_id": c.id, "content": "error: no tools are available now; answer your verdict"}
+            for c in calls]
 
 
 def _unreadable_verdict(critic: str, error: str) -> Verdict:

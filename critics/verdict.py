@@ -1,12 +1,14 @@
-"""A critic's answer: the verdict JSON of SPEC §5, parsed tolerantly."""
+"""A critic's answer: the verdict JSON of SPEC §5, parsed tolerantly.
+
+The gate and `agent review` read verdicts here and nowhere else.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from agent.jsonparse import parse_answer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -43,15 +45,72 @@ class Verdict(BaseModel):
 
 
 def parse_verdict(text: str) -> Verdict:
-    """The verdict in a critic's answer; ValueError with a reason the critic can act on.
+    """The verdict a critic gave; ValueError with a reason the critic can act on.
 
-    An "approve" that carries blocking findings is read as "request_changes": the findings are
-    the critic's real judgement, and the rules it was given say so.
+    A critic may quote the verdict format or an example before giving its own, so the verdict is
+    the last well-formed verdict object in the answer, never the first JSON-looking text. An
+    answer that asks for changes anywhere is never read as approving: when its last verdict
+    approves but an earlier one asked for changes, the answer is refused as ambiguous (the gate
+    and the review then fail closed). An "approve" that carries blocking findings is read as
+    "request_changes": the findings are the critic's real judgement, and its rules say so.
     """
-    verdict = parse_answer(text, Verdict)
+    objects = json_objects(text)
+    verdicts = [v for v in map(_as_verdict, objects) if v is not None]
+    if not verdicts:
+        raise ValueError(_why_no_verdict(text, objects))
+    verdicts = [_strict(v) for v in verdicts]
+    last = verdicts[-1]
+    if last.approved and any(not v.approved for v in verdicts):
+        raise ValueError("the answer holds conflicting verdicts (approve and request_changes); give exactly one")
+    return last
+
+
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every top-level JSON object in `text`, in order: bare, fenced or embedded in prose.
+
+    An object inside another one is part of it, not an object of its own.
+    """
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    position = 0
+    while (start := text.find("{", position)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            position = start + 1
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+        position = end
+    return found
+
+
+def _as_verdict(data: dict[str, Any]) -> Verdict | None:
+    try:
+        return Verdict.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _strict(verdict: Verdict) -> Verdict:
     if verdict.approved and verdict.blocking():
-        verdict = verdict.model_copy(update={"verdict": "request_changes"})
+        return verdict.model_copy(update={"verdict": "request_changes"})
     return verdict
+
+
+def _why_no_verdict(text: str, objects: list[dict[str, Any]]) -> str:
+    """Why an answer holds no verdict: empty, no JSON object, or the last object's first problem."""
+    if not text.strip():
+        return "the answer was empty"
+    if not objects:
+        return "no JSON object found in the answer"
+    try:
+        Verdict.model_validate(objects[-1])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        return f"{where}: {first['msg']}"
+    return "no verdict found in the answer"
 
 
 def verdict_json_schema() -> dict[str, Any]:
