@@ -240,3 +240,35 @@ def test_nothing_to_review_says_so_and_asks_no_critic(cli, tmp_path: Path) -> No
     assert summary == f"nothing to review: {head} changes nothing since {head}."
     assert "approves" not in summary and asked == 0
     assert f"review: nothing to review between {head} and {head}" in result.stderr
+
+
+def test_the_verdict_is_the_one_the_critic_gave_not_the_format_it_quoted(cli, tmp_path: Path) -> None:
+    repo = pr_repo(tmp_path)
+    said = finding("src/app.py", 5, "high", "f2 now subtracts instead of adding")
+    quoting = Turn(content='I answer {"verdict": "approve", "findings": []} only when nothing is wrong. '
+                           + json.dumps({"verdict": "request_changes", "findings": [said]}))
+    with ScriptedServer(Script(defaults={c: verdict() for c in CRITICS})) as server:
+        server.set_default("reviewer", quoting)
+        result = review(cli, server, repo, "--format", "json", "--fail-on", "high")
+    assert result.exit_code == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["verdicts"]["reviewer"]["verdict"] == "request_changes"
+    assert [f["message"] for f in data["findings"]] == [said["message"]]
+
+
+def test_a_review_whose_critics_could_not_be_read_fails_at_the_fail_on_threshold(cli, tmp_path: Path) -> None:
+    repo = pr_repo(tmp_path)
+    garbage = Turn(content="Looks fine to me!")
+    with ScriptedServer(Script(defaults={c: garbage for c in CRITICS})) as server:
+        result = review(cli, server, repo, "--format", "json", "--fail-on", "high")
+        asked = len(server.requests)
+    assert result.exit_code == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert asked == 2 * len(CRITICS)  # each critic: its answer and one repair request
+    assert {name: v["verdict"] for name, v in data["verdicts"].items()} == {c: "error" for c in CRITICS}
+    [unread] = data["findings"]  # the critics' like findings merge into one naming them all
+    assert unread["severity"] == "high" and "could not be read" in unread["message"]
+    assert set(unread["critic"].split(", ")) == set(CRITICS)
+    with ScriptedServer(Script(defaults={c: garbage for c in CRITICS})) as server:
+        critical = review(cli, server, repo, "--format", "json", "--fail-on", "critical")
+    assert critical.exit_code == 1 and {f["severity"] for f in json.loads(critical.stdout)["findings"]} == {"critical"}

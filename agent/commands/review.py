@@ -28,10 +28,11 @@ from agent.review.post import load_plan, post_target, read_event
 from agent.review.sarif import render_sarif
 from agent.gitrepo import open_repo
 from critics.registry import Critic
+from critics.verdict import Severity
 
 PART_TOKENS_ENV = "AGENT_REVIEW_PART_TOKENS"  # per-request diff budget, to force splitting
 STRUCTURED_OUTPUT_PROVIDERS = frozenset({"cerebras", "openai", "vllm"})
-DEFAULT_REQUEST_CHANGES_AT = "high"
+DEFAULT_REQUEST_CHANGES_AT: Severity = "high"
 
 
 def review_command(repo: Path, *, base: str | None, head: str, critics: str | None, fmt: str, output: Path | None,
@@ -59,7 +60,7 @@ def review_command(repo: Path, *, base: str | None, head: str, critics: str | No
 
 
 def _review(repo: Path, base: str | None, head: str, critics: str | None, flags: dict[str, Any],
-            env: Mapping[str, str], threshold: str | None, part_tokens: int | None) -> tuple[ReviewResult, GitHubPlan]:
+            env: Mapping[str, str], threshold: Severity | None, part_tokens: int | None) -> tuple[ReviewResult, GitHubPlan]:
     repo_root = open_repo(repo)
     config = load_config(repo_root, {**flags, **({"critics": critics} if critics else {})}, env)
     chosen = review_critics(config.critics, repo_root)
@@ -76,7 +77,7 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
              f"part(s) with {', '.join(c.name for c in chosen)}; {skipped} skipped")
     else:
         _say(f"nothing to review between {refs.base[:12]} and {refs.head[:12]}; {skipped} file(s) skipped")
-    verdicts = _run_critics(config, chosen, parts, pr)
+    verdicts = _run_critics(config, chosen, parts, pr, threshold or DEFAULT_REQUEST_CHANGES_AT)
     result = build_result(refs.base, refs.head, [c.name for c in chosen], verdicts, _reviewed(changes, parts),
                           sorted([*changes.skipped, *too_big], key=lambda s: s.path))
     plan = build_plan(result, changes.right_lines(), threshold or DEFAULT_REQUEST_CHANGES_AT,
@@ -84,13 +85,14 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
     return result, plan
 
 
-def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPart], pr: str) -> list[PartVerdict]:
+def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPart], pr: str,
+                 unreviewed: Severity) -> list[PartVerdict]:
     structured = config.role_settings(critics[0].name).provider in STRUCTURED_OUTPUT_PROVIDERS if critics else False
     from agent.llm.client import LLMClient  # the SDK takes a second to import: not for a bad flag or --post-from
 
     client = LLMClient(config.role_settings, UsageLedger())
     try:
-        return ReviewRun(client, critics, structured, on_verdict=_progress).run(parts, pr)
+        return ReviewRun(client, critics, structured, on_verdict=_progress, unreviewed_severity=unreviewed).run(parts, pr)
     finally:
         client.close()
 
@@ -123,7 +125,7 @@ def _part_tokens(given: int | None, env: Mapping[str, str]) -> int | None:
     return value
 
 
-def _severity(fail_on: str | None) -> str | None:
+def _severity(fail_on: str | None) -> Severity | None:
     if fail_on is None:
         return None
     try:

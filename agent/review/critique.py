@@ -22,7 +22,7 @@ from agent.protocols import ModelClient
 from agent.redact import redact
 from agent.review.parts import DiffPart
 from critics.registry import BUILTIN_CRITICS, Critic, custom_critics_dir, load_critics
-from critics.verdict import Finding, Verdict, parse_verdict, verdict_json_schema
+from critics.verdict import Finding, Severity, Verdict, parse_verdict, verdict_json_schema
 from tools.trim import trim_middle
 
 PR_TEXT_LIMIT = 6000  # characters of PR title + description shown to the critics
@@ -88,6 +88,9 @@ class ReviewRun:
     structured: bool
     on_verdict: Callable[[PartVerdict], None] | None = None
     max_workers: int = MAX_WORKERS
+    # A part a critic could not review fails closed with a finding at this severity (the review's
+    # --fail-on threshold), so an unread review can never pass as a clean one.
+    unreviewed_severity: Severity = "high"
 
     def run(self, parts: list[DiffPart], pr: str) -> list[PartVerdict]:
         jobs = [(critic, part) for part in parts for critic in self.critics]
@@ -113,7 +116,8 @@ class ReviewRun:
         except ContextLengthError:
             halves = _halves(part)
             if halves is None:
-                return PartVerdict(critic.name, part.index, _too_long(critic.name, part), readable=False)
+                return PartVerdict(critic.name, part.index, _too_long(critic.name, part, self.unreviewed_severity),
+                                   readable=False)
             verdicts = [self._judge_fitting(critic, half, pr) for half in halves]
             return PartVerdict(critic.name, part.index, _combined([v.verdict for v in verdicts]),
                                readable=all(v.readable for v in verdicts))
@@ -130,7 +134,8 @@ class ReviewRun:
                 error = str(exc)
                 messages = [*messages, self.client.assistant_message(critic.name, completion),
                             {"role": "user", "content": render_prompt("critic_repair", error=error)}]
-        return PartVerdict(critic.name, part.index, _unreadable(critic.name, part, error), readable=False)
+        return PartVerdict(critic.name, part.index, _unreadable(critic.name, part, error, self.unreviewed_severity),
+                           readable=False)
 
 
 def _results(futures: list[Future[PartVerdict]]) -> list[PartVerdict]:
@@ -159,19 +164,19 @@ def _combined(verdicts: list[Verdict]) -> Verdict:
                    findings=[f for v in verdicts for f in v.findings])
 
 
-def _too_long(critic: str, part: DiffPart) -> Verdict:
+def _too_long(critic: str, part: DiffPart, severity: Severity) -> Verdict:
     """Fail closed: a hunk the model's context cannot hold is not reviewed, and says so."""
     return Verdict(verdict="request_changes", findings=[Finding(
-        severity="medium",
+        severity=severity,
         message=f"part {part.index} of {part.total} holds a hunk too long for the model's context; "
                 f"{', '.join(part.files)} were not reviewed by the {critic} critic",
     )])
 
 
-def _unreadable(critic: str, part: DiffPart, error: str) -> Verdict:
+def _unreadable(critic: str, part: DiffPart, error: str, severity: Severity) -> Verdict:
     """Fail closed, as the gate does: an answer that cannot be read is not an approval."""
     return Verdict(verdict="request_changes", findings=[Finding(
-        severity="medium",
+        severity=severity,
         message=f"the {critic} critic's answer for part {part.index} of {part.total} could not be read ({error}); "
                 f"{', '.join(part.files)} were not reviewed by it",
     )])
