@@ -1,20 +1,27 @@
 """The run journal: `.agent/runs/<id>/events.jsonl`, one JSON event a line, written as things happen.
 
 Every event is flushed and fsynced before `append` returns, so a crash loses at most the event
-being written; a torn last line is ignored on replay. Secrets are redacted before writing.
+being written. What such a crash leaves, a torn last line, is closed with a newline before the
+next event is appended (so it cannot swallow that event), and readers skip it and say so on
+stderr. Secrets are redacted before writing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from agent.runlock import RunLock
+
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
+
+log = logging.getLogger("agent.journal")
 
 
 def runs_dir(repo_root: Path) -> Path:
@@ -26,15 +33,26 @@ def run_dir(repo_root: Path, run_id: str) -> Path:
 
 
 class Journal:
-    """Append-only event log of one run; listeners (the terminal view) see each event as written."""
+    """Append-only event log of one run; listeners (the terminal view) see each event as written.
 
-    def __init__(self, path: Path, redact: Callable[[Any], Any] | None = None):
+    Whoever holds a run's journal open owns the run (`RunLock`): opening it while another process
+    has it open is a RunBusy error, and closing it gives the run up.
+    """
+
+    def __init__(self, path: Path, redact: Callable[[Any], Any] | None = None, owner: RunLock | None = None):
         self.path = path
         self._redact = redact or (lambda obj: obj)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self._owner = owner or RunLock.acquire(path.parent)  # `owner`: the run's lock, already taken
+        try:
+            self._file = path.open("a", encoding="utf-8")
+        except BaseException:
+            self._owner.release()
+            raise
+        if _ends_torn(path):
+            self._file.write("\n")  # ends the fragment; the next event starts a line of its own
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -50,10 +68,15 @@ class Journal:
             listener(event)
         return event
 
+    def moved(self, path: Path) -> None:
+        """The run folder was renamed (a run's start): the open file and the lock go with it."""
+        self.path = path
+
     def close(self) -> None:
         with self._lock:
             if not self._file.closed:
                 self._file.close()
+            self._owner.release()
 
     def __enter__(self) -> "Journal":
         return self
@@ -63,12 +86,24 @@ class Journal:
 
 
 def read_events(path: Path) -> Iterator[Event]:
-    """Every complete event in a journal file; a torn final line (a crash mid-write) is skipped."""
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                return
+    """Every complete event in a journal file; a torn line (a crash mid-write) is skipped and named on stderr."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
             try:
-                yield json.loads(line)
+                event = json.loads(line) if line.endswith("\n") else None
             except json.JSONDecodeError:
-                continue
+                event = None
+            if isinstance(event, dict):
+                yield event
+            elif line.strip():
+                log.warning("agent: %s, line %d: skipped a torn line, what a crash mid-write leaves (%d characters)",
+                            path, number, len(line.rstrip("\n")))
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether the file's last line lacks its newline: an event a crash cut short."""
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"

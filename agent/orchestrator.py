@@ -32,12 +32,13 @@ def execute(s: RunSession) -> str:
         if status == "succeeded" and tests is not None and tests.get("exit_code") != 0:
             status = "failed"
     except KeyboardInterrupt:
-        s.journal.append("run_interrupted", status="interrupted", duration_s=elapsed())
+        s.journal.append("run_interrupted", status="interrupted", duration_s=elapsed(), **s.stopped_state())
         raise RunInterrupted(f"run {s.run_id} interrupted; continue it with: agent resume {s.run_id}") from None
     except AgentError as exc:
-        s.journal.append("run_finished", status="error", error=str(exc), duration_s=elapsed())
+        s.journal.append("run_finished", status="error", error=str(exc), duration_s=elapsed(), **s.stopped_state())
         raise
-    s.journal.append("run_finished", status=status, head_commit=s.workspace.head(), duration_s=elapsed())
+    stopped = s.stopped_state() if status == "blocked" else {}  # a blocked run may be resumed
+    s.journal.append("run_finished", status=status, head_commit=s.workspace.head(), duration_s=elapsed(), **stopped)
     return status
 
 

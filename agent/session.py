@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.config import AgentConfig
-from agent.errors import UserError
+from agent.errors import AgentError, UserError
 from agent.executor import Executor, ExecutorLimits, StepOutcome
 from agent.gate import Gate, GateResult, StepUnderReview
 from agent.journal import Journal
@@ -181,6 +181,14 @@ class RunSession:
     def _is_whole_suite(self, tests: dict[str, Any]) -> bool:
         """Whether a test run was the test command without arguments (not a subset of the tests)."""
         return tests.get("command") == (self.config.test_cmd or detect_test_command(self.workspace.root))
+
+    def stopped_state(self) -> dict[str, str]:
+        """`{"checkout": state}` for the event that ends a run which may be resumed: what the checkout
+        held when the run stopped, so `agent resume` can tell the user's later changes from the run's."""
+        try:
+            return {"checkout": self.workspace.state()}
+        except AgentError:  # git failing now must not hide why the run stopped; resume then stashes
+            return {}
 
     def trailers(self, gate: GateResult) -> dict[str, str]:
         trailers = {name.title(): verdict.verdict for name, verdict in gate.verdicts.items()}

@@ -21,6 +21,7 @@ from agent.batch.spec import Target
 from agent.commands.run import create_session, resume_session
 from agent.errors import AgentError, RunInterrupted, UserError
 from agent.journal import Event, read_events, runs_dir
+from agent.runlock import RunBusy
 from agent.orchestrator import execute
 from agent.report import Report, build_report
 from agent.session import RunSession
@@ -135,6 +136,8 @@ def _create(target: Target, batch: BatchRun) -> RunSession:
     if run_id is not None:
         try:
             return resume_session(run_id, target.repo, batch.flags, task=target.task, **hooks)
+        except RunBusy:
+            raise  # another process is carrying the run on: a new run would do its work twice
         except UserError as exc:  # finished meanwhile, its branch removed, the spec edited: start afresh
             log.warning("target %s: run %s cannot be continued (%s); starting a new run", target.id, run_id, exc)
     return create_session(target.task, target.repo, batch.flags, no_critics=batch.no_critics,

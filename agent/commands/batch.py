@@ -20,6 +20,7 @@ from agent.commands.run import terminate_as_interrupt
 from agent.config import AgentConfig, load_config
 from agent.errors import UserError
 from agent.preflight import preflight
+from agent.runlock import RunLock
 
 INTERRUPTED_EXIT = 130
 
@@ -43,6 +44,20 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
         return 0
     configs = check_configs(batch_spec, targets)
     store = ResultsFile(results or default_results(spec))
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    # One batch at a time per results file: a second one would run the same targets again.
+    owner = RunLock.acquire_file(store.path, f"the batch results file {store.path}")
+    try:
+        return _run_batch(batch_spec, targets, configs, store, jobs=jobs, resume=resume, predictions=predictions,
+                          console=console, limiter=limiter, after_load=after_load)
+    finally:
+        owner.release()
+
+
+def _run_batch(batch_spec: BatchSpec, targets: list[Target], configs: dict[Path, AgentConfig], store: ResultsFile,
+               *, jobs: int, resume: bool, predictions: Path | None, console: Console, limiter: RateLimiter | None,
+               after_load: Callable[[], None] | None) -> int:
+    """`batch_command` once the spec is checked and the results file is this process's own."""
     batch_id = str(store.path.resolve())
     done = _previous_results(store, resume)
     left = left_behind([t for t in targets if t.id not in done], batch_id) if resume else LeftBehind()

@@ -26,6 +26,8 @@ from agent.llm.types import ChatRequest
 from agent.recorder import RecordingClient
 from agent.redact import redact_obj
 from agent.report import Report, build_report
+from agent.restore import restore, stopped_at
+from agent.runlock import RunLock
 from agent.session import RunSession, journal_path
 from agent.ui import Mode, RunView
 from agent.summary import print_summary, write_report
@@ -49,11 +51,11 @@ AttemptHook = Callable[[ChatRequest, int], None]
 RateLimitHook = Callable[[dict[str, str]], None]
 
 
-def _open_journal(path: Path, config: AgentConfig, critics: list[Critic]) -> Journal:
+def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], owner: RunLock | None = None) -> Journal:
     """The run's journal, redacting key patterns and, by exact value, every configured API key."""
     keys = {config.role_settings(role).api_key for role in run_roles(critics)}
     secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER)
-    return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets))
+    return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets), owner=owner)
 
 
 def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook | None = None,
@@ -85,17 +87,22 @@ def _begin_journal(repo_root: Path, plan: Callable[[str], GitWorkspace],
         run_id = new_run_id()
         workspace = plan(run_id)
         staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=runs))
+        journal: Journal | None = None
         try:
-            with open_journal(staging / "events.jsonl") as journal:
-                journal.append("run_started", run_id=run_id, **start(workspace))
+            journal = open_journal(staging / "events.jsonl")  # owns the run from its first event on
+            journal.append("run_started", run_id=run_id, **start(workspace))
             os.rename(staging, runs / run_id)
         except BaseException as exc:
+            if journal is not None:
+                journal.close()
             shutil.rmtree(staging, ignore_errors=True)
             if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 continue  # the id was taken meanwhile
             raise
+        # Kept open across the rename: no other process can take the run over in between.
+        journal.moved(journal_path(repo_root, run_id))
         _fsync_folder(runs)  # the rename itself survives a power cut
-        return workspace, open_journal(journal_path(repo_root, run_id))
+        return workspace, journal
 
 
 def _clear_dead_starts(runs: Path) -> None:
@@ -189,7 +196,31 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     path = journal_path(repo_root, run_id)
     if not path.is_file():
         raise UserError(f"no run {run_id!r} in {repo_root} (see: agent runs)")
-    events = list(read_events(path))
+    owner = RunLock.acquire(path.parent)  # before anything is read or reset: one process per run
+    try:
+        events = list(read_events(path))
+        report = _resumable(run_id, events, task)
+        started = events[0]
+        config = load_config(repo_root, {**(started.get("flags") or {}), **(flags or {})}, os.environ)
+        critics = preflight(config, repo_root, no_critics=bool(started.get("no_critics")))
+        approved = {i for i, s in enumerate(report.steps) if s.status == "approved"}
+        workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit,
+                                        remake=not approved)
+        # Drop the interrupted step's partial work, and nothing the run did not write.
+        restore(workspace, stopped_at(run_id, events, report.head_commit or report.base_commit))
+        journal = _open_journal(path, config, critics, owner)
+    except BaseException:
+        owner.release()
+        raise
+    plan_event = next((e for e in events if e["type"] == "plan"), None)
+    plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
+    journal.append("run_resumed", approved=sorted(approved))
+    client = _client(config, journal, before_attempt, on_rate_limit)
+    return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
+
+
+def _resumable(run_id: str, events: list[dict[str, Any]], task: str | None) -> Report:
+    """The report of a run that may be resumed (for `task`, when given); UserError saying why not."""
     report = build_report(events)
     if report.status in ("succeeded", "failed"):
         raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
@@ -197,19 +228,7 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
         raise UserError(f"run {run_id} was undone (agent undo); start the task again with agent run")
     if task is not None and report.task != task:
         raise UserError(f"run {run_id} was started for another task ({report.task!r})")
-    started = events[0]
-    config = load_config(repo_root, {**(started.get("flags") or {}), **(flags or {})}, os.environ)
-    critics = preflight(config, repo_root, no_critics=bool(started.get("no_critics")))
-    approved = {i for i, s in enumerate(report.steps) if s.status == "approved"}
-    workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit,
-                                    remake=not approved)
-    workspace.reset_to(report.head_commit or report.base_commit)  # drop the interrupted step's partial work
-    plan_event = next((e for e in events if e["type"] == "plan"), None)
-    plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
-    journal = _open_journal(path, config, critics)
-    journal.append("run_resumed", approved=sorted(approved))
-    client = _client(config, journal, before_attempt, on_rate_limit)
-    return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
+    return report
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -70,8 +70,8 @@ def undo_command(run_id: str, repo: Path) -> int:
     report = _load(repo_root, run_id)
     if report.worktree == str(repo_root):
         raise UserError(f"run {run_id} worked in place on {report.branch}; switch branches and delete it with git")
-    removed = undo(repo_root, run_id, report.branch, Path(report.worktree))
-    with Journal(journal_path(repo_root, run_id)) as journal:
+    with Journal(journal_path(repo_root, run_id)) as journal:  # owns the run: never undone while it goes on
+        removed = undo(repo_root, run_id, report.branch, Path(report.worktree))
         journal.append("run_undone", removed=removed)
     Console(highlight=False).print(f"undone run {run_id}: " + (", ".join(removed) or "nothing left to remove"))
     return 0
