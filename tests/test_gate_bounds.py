@@ -92,3 +92,18 @@ def test_tool_calls_past_the_budget_in_one_turn_are_refused_unrun(tmp_path, cli)
     assert len(ran) == 40
     blocked = next(e for e in _events(repo, report) if e["type"] == "step_blocked")
     assert "budget of 40 tool calls" in blocked["reason"]
+
+
+def test_an_executor_that_mostly_talks_is_stopped_at_its_turn_budget(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / ".agent.toml").write_text("max_tool_calls = 3\n")  # so twice that: 6 turns
+    talk = Turn(content="Let me think about this some more.")
+    reads = [Turn(tool_calls=[ToolCallSpec(name="read_file", arguments={"path": "calc/stats.py", "start_line": i})])
+             for i in range(1, 4)]
+    script = _one_step_script(*(turn for read in reads for turn in (talk, talk, read)))
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo, "write notes"))
+        asked = len(server.requests_for("executor"))
+    assert result.exit_code == 1, result.stderr
+    blocked = next(e for e in _events(repo, json.loads(result.stdout)) if e["type"] == "step_blocked")
+    assert blocked["reason"] == "the step used its budget of 6 model turns" and asked == 6
