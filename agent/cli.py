@@ -209,13 +209,19 @@ def batch(
         "--results", help="One JSON line per target as it finishes [default: <spec>.results.jsonl].")] = None,
     predictions: Annotated[Optional[Path], typer.Option(
         "--predictions", help="Also write the patches as SWE-bench predictions (JSONL).")] = None,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", metavar="[ADDRESS]",
+        help="Run on a Ray cluster: alone, a local Ray instance; or its address (auto, ray://host:10001). "
+             "--jobs is then the targets in flight across the cluster.")] = None,
+    retries: Annotated[int, typer.Option(
+        "--retries", min=0, help="With --ray: times a target is run again when its worker dies.")] = 1,
 ) -> None:
     """Run the same gated task across many files or repositories."""
     from agent.commands.batch import batch_command
 
     # The batch loads the model SDK in the background: its imports are done once that is.
-    raise typer.Exit(batch_command(spec, jobs=jobs, resume=resume_, dry_run=dry_run,
-                                   results=results, predictions=predictions, after_load=_imports_done))
+    raise typer.Exit(batch_command(spec, jobs=jobs, resume=resume_, dry_run=dry_run, results=results,
+                                   predictions=predictions, after_load=_imports_done, ray=ray, retries=retries))
 
 
 @app.command()
@@ -262,11 +268,26 @@ def scripted_server(
     raise typer.Exit(serve_command(script, port=port, record=record))
 
 
+def optional_value(args: list[str], option: str, default: str) -> list[str]:
+    """`args` with `default` after a bare `option` (last, or before another option): `--ray [ADDRESS]`.
+
+    typer gives a string option no optional value; this is the one option that has one.
+    """
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--":
+            return out + args[index + 1:]
+        if arg == option and (index + 1 == len(args) or args[index + 1].startswith("-")):
+            out.append(default)
+    return out
+
+
 def main() -> None:
     """Console entry point: one line and an exit code for every error a user can meet."""
     gc.disable()  # while the command's modules load; see _imports_done
     try:
-        app()
+        app(args=optional_value(sys.argv[1:], "--ray", "local"))
     except AgentError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -34,6 +34,7 @@ class TargetResult(BaseModel):
     duration_s: float = 0.0
     run_id: str | None = None
     model: str | None = None
+    node: str | None = None  # the Ray node that ran it (`--ray`)
 
     @property
     def tokens(self) -> int:

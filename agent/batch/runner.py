@@ -117,7 +117,7 @@ def run_target(target: Target, batch: BatchRun, sessions: Sessions) -> TargetRes
     if batch.on_event is not None:
         listener = batch.on_event
         session.journal.subscribe(lambda event: listener(target.id, event))
-    status, error = _execute(session)
+    status, error = execute_run(session)
     return _ended(target, session, status, error, time.monotonic() - started)
 
 
@@ -126,7 +126,7 @@ def _ended(target: Target, session: RunSession, status: TargetStatus, error: str
     """The result of a session whose journal is closed; its report.json is written on the way."""
     report = build_report(session.journal.path)
     write_report(report, session.journal.path.parent / "report.json")
-    return _result(target, report, status, error or report.error, model=session.config.model, duration_s=duration_s)
+    return target_result(target, report, status, error or report.error, model=session.config.model, duration_s=duration_s)
 
 
 def _create(target: Target, batch: BatchRun) -> RunSession:
@@ -181,12 +181,12 @@ def left_behind(targets: list[Target], batch_id: str) -> LeftBehind:
             left.to_continue[target] = report.run_id
         else:
             model = (events[0].get("config") or {}).get("model")
-            left.finished[target] = _result(by_id[target], report, cast(TargetStatus, report.status), report.error,
-                                            model=model, duration_s=report.duration_s)
+            left.finished[target] = target_result(by_id[target], report, cast(TargetStatus, report.status),
+                                                  report.error, model=model, duration_s=report.duration_s)
     return left
 
 
-def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
+def execute_run(session: RunSession) -> tuple[TargetStatus, str | None]:
     """The run's status and error; the journal and client are closed whatever happens."""
     started = time.monotonic()
     try:
@@ -206,8 +206,9 @@ def _execute(session: RunSession) -> tuple[TargetStatus, str | None]:
         session.client.close()
 
 
-def _result(target: Target, report: Report, status: TargetStatus, error: str | None, *, model: str | None,
-            duration_s: float) -> TargetResult:
+def target_result(target: Target, report: Report, status: TargetStatus, error: str | None, *, model: str | None,
+                  duration_s: float) -> TargetResult:
+    """A target's results line from its run's report; the patch is read from the target's repository."""
     commits = [step.commit for step in report.steps if step.commit]  # one per approved step, in order
     patch = git(target.repo, "diff", *_DIFF_FLAGS, report.base_commit, report.head_commit) \
         if commits and report.head_commit else ""
@@ -240,7 +241,7 @@ def _guarded(target: Target, batch: BatchRun, on_start: Callable[[Target], None]
     try:
         on_start(target)
         return run_target(target, batch, sessions)
-    except Exception as exc:  # see _execute: one target's bug is its own result
+    except Exception as exc:  # see execute_run: one target's bug is its own result
         log.error("target %s failed unexpectedly", target.id, exc_info=exc)
         return _without_run(target, "error", f"unexpected {type(exc).__name__}: {exc}", started)
 

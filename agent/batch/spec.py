@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from agent.config_sources import describe_error, did_you_mean
 from agent.errors import UserError
-from agent.gitrepo import git, open_repo
+from agent.gitrepo import GitError, git, open_repo
 
 # libyaml's loader where PyYAML was built with it (the usual wheels are): the same documents and
 # line marks, parsed in C.
@@ -102,6 +103,7 @@ class Target:
     vars: dict[str, str]
     task: str
     line: int  # where the target is declared in the spec
+    url: str | None = None  # the spec's git URL, when it gave one: what a Ray worker clones
 
 
 def template_fields(template: str) -> list[str]:
@@ -247,6 +249,7 @@ def resolve_targets(spec: BatchSpec, base: Path, where: _Locator) -> list[Target
     """Every target of the spec, globs expanded, tasks rendered; SpecError naming the line on a problem."""
     targets: list[Target] = []
     repos: dict[str, Path] = {}  # each folder asked of git once, however many targets name it
+    urls = {entry.repo for entry in spec.targets if is_git_url(entry.repo)}
     for index, entry in enumerate(spec.targets):
         loc = ("targets", index)
         if entry.repo not in repos:
@@ -256,15 +259,16 @@ def resolve_targets(spec: BatchSpec, base: Path, where: _Locator) -> list[Target
         paths = [None] if entry.glob is None else _matches(repo, entry.glob, where, loc)
         for path in paths:
             target_vars = values if path is None else {**values, "path": path}
-            targets.append(_target(spec, entry, repo, target_vars, where, loc, path is not None))
+            target = _target(spec, entry, repo, target_vars, where, loc, path is not None)
+            targets.append(replace(target, url=entry.repo) if entry.repo in urls else target)
     _check_unique(targets, where.name)
     return targets
 
 
 def _repo(base: Path, entry: TargetSpec, where: _Locator, loc: tuple[Any, ...]) -> Path:
     try:
-        return open_repo(base / entry.repo)
-    except UserError as exc:
+        return open_repo(local_repository(entry.repo, base) if is_git_url(entry.repo) else base / entry.repo)
+    except (UserError, GitError) as exc:
         raise SpecError(f"{where.where((*loc, 'repo'))}: {exc}") from None
 
 
@@ -283,6 +287,28 @@ def _target(spec: BatchSpec, entry: TargetSpec, repo: Path, values: dict[str, st
         raise SpecError(f"{where.where(loc)} ({entry.id or default_id}): the template uses "
                         f"{{{exc.args[0]}}}, which this target does not set (its vars: {known})") from None
     return Target(target_id, repo, values, task, where.line(loc))
+
+
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
+
+
+def is_git_url(text: str) -> bool:
+    """True for `file://…`, `https://…`, `ssh://…` and scp-like `git@host:path` repositories."""
+    return _URL.match(text) is not None
+
+
+def local_repository(url: str, base: Path) -> Path:
+    """Where this machine keeps a URL target's repository: a `file://` URL's own folder, else a
+    clone under `.agent/repos/` beside the spec, made on first use and left as it is after."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        return Path(urllib.parse.unquote(parsed.path))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", url.split("://", 1)[-1]).strip("-.")
+    copy = base / ".agent" / "repos" / name
+    if not copy.is_dir():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        git(copy.parent, "clone", "--quiet", url, str(copy))
+    return copy
 
 
 def _strings(values: Mapping[str, Scalar]) -> dict[str, str]:

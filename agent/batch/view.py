@@ -29,6 +29,7 @@ class Row:
     started: float = 0.0
     seconds: float = 0.0
     finished_at: float = 0.0
+    node: str = ""  # the Ray node running it (`--ray`)
 
 
 class BatchView:
@@ -75,7 +76,10 @@ class BatchView:
             row = self.rows.get(target_id)
             if row is None:
                 return
-            if kind == "plan":
+            if kind == "node":  # a Ray worker took the target (again, after a worker died)
+                row.node = str(event.get("node", ""))
+                row.detail = f"on {row.node}"
+            elif kind == "plan":
                 self._steps[target_id] = len(event.get("steps", []))
                 row.detail = f"planned {self._steps[target_id]} step(s)"
             elif kind == "step_started":
@@ -86,6 +90,8 @@ class BatchView:
                 row.detail += " · gate " + ("passed" if event.get("passed") else "asked for changes")
             elif kind == "tests":
                 row.detail = "final tests"
+        if kind == "node" and not self.live_mode:
+            self._line(Text(f"node    {target_id}  {event.get('node', '')}", style="dim"))
 
     def finish(self, result: TargetResult) -> None:
         with self._lock:
@@ -94,7 +100,8 @@ class BatchView:
             row.detail = (result.branch or "") if result.status == "succeeded" else (result.error or result.status)
             done = sum(1 for r in self.rows.values() if r.finished_at)
         if not self.live_mode:
-            line = f"[{done}/{self.total}] {result.status:<11} {result.target}  {result.duration_s:.1f}s  {row.detail}"
+            where = f"  on {result.node}" if result.node else ""
+            line = f"[{done}/{self.total}] {result.status:<11} {result.target}  {result.duration_s:.1f}s  {row.detail}{where}"
             self._line(Text(line, style=STYLE.get(result.status, "")))
 
     # -- drawing --------------------------------------------------------------------------------
@@ -110,11 +117,14 @@ class BatchView:
         finished = sorted((r for r in rows if r.finished_at), key=lambda r: r.finished_at)[-RECENT:]
         queued = sum(1 for r in rows if r.state == "queued")
         table = Table(box=None, show_header=True, pad_edge=False)
-        for column in ("target", "state", "", "seconds"):
+        nodes = any(r.node for r in rows)
+        for column in ("target", "state", *(["node"] if nodes else []), "", "seconds"):
             table.add_column(column, overflow="ellipsis", no_wrap=True)
         for r in finished + running:
             seconds = r.seconds if r.finished_at else now - r.started
-            table.add_row(Text(r.target), Text(r.state, style=STYLE.get(r.state, "")), Text(r.detail), f"{seconds:.0f}")
+            where = [Text(r.node, style="cyan")] if nodes else []
+            table.add_row(Text(r.target), Text(r.state, style=STYLE.get(r.state, "")), *where, Text(r.detail),
+                          f"{seconds:.0f}")
         done = sum(1 for r in rows if r.finished_at)
         head = Text(f"batch: {done}/{self.total} finished · {len(running)} running · {queued} queued", style="bold")
         return Group(head, table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Callable, Iterable
@@ -23,17 +24,23 @@ from agent.preflight import preflight
 from agent.runlock import RunLock
 
 INTERRUPTED_EXIT = 130
+RAY_INSTALL = "pip install 'glm-agent[ray]'"
+LOCAL_RAY = "local"  # `--ray` without an address: start a local Ray instance
 
 
 def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results: Path | None,
                   predictions: Path | None, console: Console | None = None,
-                  limiter: RateLimiter | None = None, after_load: Callable[[], None] | None = None) -> int:
+                  limiter: RateLimiter | None = None, after_load: Callable[[], None] | None = None,
+                  ray: str | None = None, retries: int = 1) -> int:
     """Run every target of the spec; 0 when all succeeded, 1 otherwise, 130 when interrupted.
 
     `console` and `limiter` are for tests and benchmarks (a virtual clock); the CLI passes neither.
     `after_load` is called once the model stack has been loaded (in the background), or once it is
-    clear none will be (a dry run, a finished spec).
+    clear none will be (a dry run, a finished spec). `ray`: run on a Ray cluster at that address
+    (`local` starts one), a dead worker's target tried `retries` more times.
     """
+    if ray is not None and importlib.util.find_spec("ray") is None:
+        raise UserError(f"--ray needs Ray, an optional extra: {RAY_INSTALL}")
     batch_spec, targets = load_targets(spec)
     console = console or Console(highlight=False)
     if dry_run:
@@ -71,7 +78,13 @@ def _run_batch(batch_spec: BatchSpec, targets: list[Target], configs: dict[Path,
     view = BatchView(console, todo, skipped=len(targets) - len(todo))
     batch.on_event = view.on_event
     with terminate_as_interrupt(), view:
-        new = run_all(todo, batch, jobs, on_start=view.start, on_finish=_recorder(store, view))
+        if ray is None:
+            new = run_all(todo, batch, jobs, on_start=view.start, on_finish=_recorder(store, view))
+        else:
+            from agent.batch.ray_runner import RayOptions, run_on_ray  # imports Ray: only when asked for
+
+            options = RayOptions(None if ray == LOCAL_RAY else ray, retries)
+            new = run_on_ray(todo, batch, jobs, options, on_start=view.start, on_finish=_recorder(store, view))
     finished = [r for t in targets if (r := done.get(t.id) or new.get(t.id)) is not None]
     notes = _write_outputs(store.path, predictions, finished, next(iter(configs.values())))
     interrupted = len(finished) < len(targets) or any(r.status == "interrupted" for r in finished)

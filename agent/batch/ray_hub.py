@@ -1,0 +1,98 @@
+"""The one actor a Ray batch shares: the rate limiter for the whole cluster, the cancel flag, progress.
+
+Every worker's model client asks the hub before each request attempt: the accounting is
+`RateLimiter`'s own (requests and tokens per sliding minute, charged up front, the server's
+headers and 429 `retry-after` pausing everyone), kept in one place, so one API key's limits hold
+however many nodes send. The worker sleeps between asks on its own node, so the hub never blocks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from agent.batch.limiter import SLICE_S, Admission, RateLimiter
+from agent.journal import Event
+from agent.llm.types import ChatRequest
+
+# What the progress view reads of a journal event; the rest (prompts, tool output) stays on the worker.
+_VIEW_FIELDS = ("type", "steps", "index", "attempt", "passed")
+
+
+@dataclass(frozen=True)
+class LimiterSettings:
+    """A driver's `RateLimiter` settings, to build the cluster's limiter from."""
+
+    rpm: int | None
+    tpm: int | None
+    window_s: float
+    max_pause_s: float
+
+    @classmethod
+    def of(cls, limiter: RateLimiter) -> LimiterSettings:
+        return cls(limiter.rpm, limiter.tpm, limiter.window_s, limiter.max_pause_s)
+
+
+class Hub:
+    """The batch's actor (see the module docstring); its methods are what workers and the driver call."""
+
+    def __init__(self, settings: LimiterSettings) -> None:
+        self.limiter = RateLimiter(settings.rpm, settings.tpm, window_s=settings.window_s,
+                                   max_pause_s=settings.max_pause_s)
+        self.cancelled = False
+        self.progress: list[tuple[str, Event]] = []
+
+    def reserve(self, tokens: int) -> float:
+        """0.0 when a call of `tokens` is charged, the seconds to wait otherwise; -1.0 once cancelled."""
+        return -1.0 if self.cancelled else self.limiter.reserve(tokens)
+
+    def observe(self, headers: dict[str, str]) -> None:
+        self.limiter.observe(headers)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def post(self, target: str, event: Event) -> None:
+        self.progress.append((target, event))
+
+    def drain(self) -> list[tuple[str, Event]]:
+        """The progress posted since the last drain, oldest first."""
+        taken, self.progress = self.progress, []
+        return taken
+
+    def accounting(self) -> tuple[list[float], dict[str, Any]]:
+        """When each call was admitted (the hub's clock), and the limiter's counters."""
+        stats = self.limiter.stats
+        return list(self.limiter.admissions), {"admitted": stats.admitted, "tokens": stats.tokens,
+                                               "pauses": list(stats.pauses)}
+
+
+def start_hub(limiter: RateLimiter) -> Any:
+    """The hub actor for a batch with `limiter`'s settings (no CPU reserved: it only counts)."""
+    return ray.remote(num_cpus=0)(Hub).remote(LimiterSettings.of(limiter))
+
+
+class RemoteAdmission:
+    """A worker's `before_attempt`: admits each model request attempt through the hub."""
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+
+    def __call__(self, request: ChatRequest, budget: int) -> None:
+        tokens = Admission.charge(request, budget)
+        while (wait := ray.get(self.hub.reserve.remote(tokens))) != 0.0:
+            if wait < 0:  # the batch was interrupted: the run journals itself as interrupted
+                raise KeyboardInterrupt
+            time.sleep(min(wait, SLICE_S))
+
+    def observe(self, headers: dict[str, str]) -> None:
+        """A response's rate-limit headers, for every worker's next ask (the client's `on_rate_limit`)."""
+        self.hub.observe.remote(headers)
+
+
+def progress_event(event: Event) -> Event:
+    """The part of a journal event the driver's progress view shows."""
+    return {key: event[key] for key in _VIEW_FIELDS if key in event}
