@@ -9,12 +9,15 @@ never recorded twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import ray
 from ray.exceptions import RayError, TaskCancelledError
@@ -122,7 +125,8 @@ class _Flight:
             self._show(by_id, on_start)
             for ref in done:
                 target = self.in_flight.pop(ref)
-                on_result(self._result(target, ref))
+                with deferred_interrupts():  # a run is imported and recorded whole, or not at all
+                    on_result(self._result(target, ref))
 
     def _submit(self, target: Target) -> None:
         source, bundle = self.sources[target.repo]
@@ -162,6 +166,24 @@ class _Flight:
             ray.cancel(ref)
         cancelled, self.in_flight = list(self.in_flight.values()), {}
         return cancelled
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Within: Ctrl-C and SIGTERM wait for the block to end, then interrupt as usual (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _ship(targets: list[Target]) -> dict[Path, tuple[GitSource, Any]]:
