@@ -164,8 +164,9 @@ def _uniform_shift(pairs: list[tuple[str, str]]) -> Shift | None:
 
 
 def by_language(language: Language, added: list[str], unit: str | None) -> Reindent | None:
-    """The language's own rule for space-indented added lines: Go and Makefile recipes use tabs."""
-    if language == "other" or unit not in ("\t", None):
+    """The language's own rule for space-indented added lines: Go uses tabs (a Makefile's rule
+    covers recipe lines only: see `recipe_lines`)."""
+    if language != "go" or unit not in ("\t", None):
         return None
     widths = [len(indent_of(line)) for line in added if line.strip() and indent_of(line).startswith(" ")]
     if not widths:
