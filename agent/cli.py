@@ -127,12 +127,13 @@ def show(
     run_id: Annotated[str, typer.Argument()],
     repo: RepoOpt = Path("."),
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Print the run's changes as a unified diff.")] = False,
 ) -> None:
-    """Print a run's report."""
+    """Print a run's report (or, with --diff, its changes)."""
     from agent.commands.runs import show_command
     _imports_done()
 
-    raise typer.Exit(show_command(run_id, repo, json_out=json_out))
+    raise typer.Exit(show_command(run_id, repo, json_out=json_out, diff=diff))
 
 
 @app.command()
@@ -142,6 +143,15 @@ def undo(run_id: Annotated[str, typer.Argument()], repo: RepoOpt = Path(".")) ->
     _imports_done()
 
     raise typer.Exit(undo_command(run_id, repo))
+
+
+@app.command("apply-run")
+def apply_run(run_id: Annotated[str, typer.Argument()], repo: RepoOpt = Path(".")) -> None:
+    """Merge a run's branch into the current branch (refuses a dirty tree)."""
+    from agent.commands.runs import apply_run_command
+    _imports_done()
+
+    raise typer.Exit(apply_run_command(run_id, repo))
 
 
 @app.command()

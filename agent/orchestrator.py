@@ -18,7 +18,9 @@ def execute(s: RunSession) -> str:
     try:
         plan = s.plan or s.make_plan()
         if s.hooks.confirm_plan is not None and not s.approved and not s.hooks.confirm_plan(plan):
-            raise KeyboardInterrupt  # declined: stop here, resumable like any interruption
+            s.journal.append("run_finished", status="declined", duration_s=elapsed())
+            s.discard_if_unstarted("the plan was declined")
+            return "declined"
         status = "succeeded"
         for index in range(len(plan.steps)):
             if index in s.approved:
@@ -36,6 +38,7 @@ def execute(s: RunSession) -> str:
         raise RunInterrupted(f"run {s.run_id} interrupted; continue it with: agent resume {s.run_id}") from None
     except AgentError as exc:
         s.journal.append("run_finished", status="error", error=str(exc), duration_s=elapsed(), **s.stopped_state())
+        s.discard_if_unstarted(str(exc))
         raise
     stopped = s.stopped_state() if status == "blocked" else {}  # a blocked run may be resumed
     s.journal.append("run_finished", status=status, head_commit=s.workspace.head(), duration_s=elapsed(), **stopped)
@@ -55,6 +58,9 @@ def run_step(s: RunSession, plan: Plan, index: int) -> bool:
             return False
         gate: GateResult = s.judge(plan, index, outcome, executor)
         s.journal.append("gate", index=index, attempt=attempt, passed=gate.passed, verdicts=gate.as_json())
+        if gate.passed and not s.step_changed():  # no empty commit: the step is approved as it stands
+            s.journal.append("step_unchanged", index=index, attempts=attempt)
+            return True
         if gate.passed:
             commit = s.workspace.commit(step.title, s.trailers(gate), staged=s.judged_index)
             s.journal.append("step_committed", index=index, commit=commit, attempts=attempt)

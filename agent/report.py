@@ -9,7 +9,10 @@ from pydantic import BaseModel, Field
 
 from agent.journal import Event, read_events
 
-RunStatus = Literal["succeeded", "failed", "blocked", "error", "interrupted", "running"]
+RunStatus = Literal["succeeded", "failed", "blocked", "declined", "error", "interrupted", "running"]
+# What is left of the run's branch and worktree: there, deleted by `agent undo`, or removed because
+# the run ended before its first step (declined, the model unreachable) and had nothing to keep.
+WorkspaceState = Literal["present", "undone", "discarded"]
 StepStatus = Literal["approved", "blocked", "skipped", "pending"]
 USAGE_FIELDS = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "seconds")
 
@@ -44,6 +47,7 @@ class Report(BaseModel):
     usage: dict[str, Any] = Field(default_factory=dict)
     duration_s: float = 0.0
     error: str | None = None
+    workspace_state: WorkspaceState = "present"
 
 
 def _empty_usage() -> dict[str, float]:
@@ -78,6 +82,8 @@ def _apply(report: Report | None, event: Event) -> Report | None:
         step = report.steps[event["index"]]
         step.status, step.commit = "approved", event["commit"]
         report.head_commit = event["commit"]
+    elif kind == "step_unchanged":  # approved, but it changed nothing: no commit
+        report.steps[event["index"]].status = "approved"
     elif kind == "step_blocked":
         report.steps[event["index"]].status = "blocked"
     elif kind == "step_skipped":
@@ -91,6 +97,10 @@ def _apply(report: Report | None, event: Event) -> Report | None:
         report.error = event.get("error")
     elif kind == "run_resumed":
         report.status = "running"
+    elif kind == "run_undone":
+        report.workspace_state = "undone"
+    elif kind == "workspace_discarded":
+        report.workspace_state = "discarded"
     return report
 
 

@@ -12,7 +12,8 @@ from agent.config import AgentConfig
 from agent.errors import AgentError, UserError
 from agent.executor import Executor, ExecutorLimits, StepOutcome
 from agent.gate import Gate, GateResult, StepUnderReview
-from agent.journal import Journal
+from agent.gitrepo import git, run_git
+from agent.journal import Journal, read_events
 from agent.llm.types import StreamCallbacks, ToolCall
 from agent.planner import Plan, make_plan
 from agent.prompting import render_prompt
@@ -189,6 +190,30 @@ class RunSession:
             return {"checkout": self.workspace.state()}
         except AgentError:  # git failing now must not hide why the run stopped; resume then stashes
             return {}
+
+    def step_changed(self) -> bool:
+        """Whether the step changed anything: the tree its critics judged (else the checkout) against the last commit."""
+        if self.judged_index.is_file():
+            env = {"GIT_INDEX_FILE": str(self.judged_index)}
+            return run_git(self.workspace.root, ("diff", "--cached", "--quiet", "HEAD"), env).returncode != 0
+        return bool(self.workspace.changed_files())
+
+    def discard_if_unstarted(self, reason: str) -> None:
+        """A run that ends before its first step keeps nothing but its journal, which says why:
+        its branch and worktree are removed (a checkout used in place goes back to its branch)."""
+        events = list(read_events(self.journal.path))
+        if any(e["type"] == "step_started" for e in events):
+            return  # work was done: it stays, to resume, inspect or undo
+        try:
+            if self.workspace.mode == "in_place":
+                if any(e["type"] == "run_resumed" for e in events):
+                    return  # the checkout may have moved since the start: which branch to go back to is the user's call
+                git(self.workspace.root, "checkout", "--quiet", "@{-1}")  # the branch the run started from
+            removed = self.workspace.remove()
+        except AgentError as exc:  # the run's own error matters more; the journal says what is left
+            self.journal.append("workspace_kept", reason=f"could not remove it: {exc}")
+            return
+        self.journal.append("workspace_discarded", reason=reason, removed=removed)
 
     def trailers(self, gate: GateResult) -> dict[str, str]:
         trailers = {name.title(): verdict.verdict for name, verdict in gate.verdicts.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent.errors import AgentError
+from agent.gitrepo import git, git_ok
 from agent.report import Report
 
 STATUS_STYLE = {"succeeded": "bold green", "failed": "bold red", "blocked": "bold red", "error": "bold red",
-                "interrupted": "bold yellow", "running": "yellow"}
+                "declined": "bold yellow", "interrupted": "bold yellow", "running": "yellow", "undone": "dim"}
 
 
 def write_report(report: Report, path: Path) -> None:
@@ -25,27 +28,87 @@ def write_report(report: Report, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def print_summary(report: Report, console: Console) -> None:
-    """Status, branch, each step with its commit, tests, and tokens by role."""
-    console.print(Text(f"\nrun {report.run_id}: {report.status}", style=STATUS_STYLE.get(report.status, "")))
-    console.print(f"branch {report.branch}  worktree {report.worktree}")
+def shown_status(report: Report) -> str:
+    """The status a person reads: `undone` once `agent undo` removed what the run made."""
+    return "undone" if report.workspace_state == "undone" else report.status
+
+
+def print_summary(report: Report, console: Console, *, temporary: bool = False) -> None:
+    """Status, each step with its commit, tests, tokens by role, then where the work is and the
+    commands that take it, show it or discard it. `temporary`: the repository is deleted on exit
+    (the demo), so no path or command is given that would point at nothing."""
+    status = shown_status(report)
+    console.print(Text(f"\nrun {report.run_id}: {status}", style=STATUS_STYLE.get(status, "")))
     if report.error:
         console.print(Text(f"error: {report.error}", style="red"))
-    steps = Table(show_header=True, box=None)
-    for column in ("#", "step", "status", "attempts", "commit"):
-        steps.add_column(column)
-    for i, step in enumerate(report.steps):
-        steps.add_row(str(i + 1), step.title, step.status, str(step.attempts), (step.commit or "")[:10])
-    console.print(steps)
+    if report.steps:
+        console.print(_steps_table(report))
     t = report.tests
     if t.command:
         sandbox = "" if t.sandboxed in (True, None) else " — not sandboxed"
         console.print(f"tests: {t.command} → exit {t.exit_code} ({t.passed or 0} passed, {t.failed or 0} failed){sandbox}")
+    if report.usage.get("by_role"):
+        console.print(_usage_table(report))
+    console.print(f"duration {report.duration_s:.1f}s")
+    for line in _where_and_next(report, temporary):
+        console.print(Text(line), soft_wrap=True)
+
+
+def _steps_table(report: Report) -> Table:
+    steps = Table(show_header=True, box=None)
+    for column in ("#", "step", "status", "attempts", "commit"):
+        steps.add_column(column, no_wrap=column != "step")
+    for i, step in enumerate(report.steps):
+        commit = (step.commit or "")[:10] or ("no changes" if step.status == "approved" else "")
+        steps.add_row(str(i + 1), step.title, step.status, str(step.attempts), commit)
+    return steps
+
+
+def _usage_table(report: Report) -> Table:
     usage = Table(show_header=True, box=None, title="tokens by role")
     for column in ("role", "requests", "prompt", "cached", "completion", "reasoning", "seconds"):
-        usage.add_column(column, justify="right" if column != "role" else "left")
-    for role, u in report.usage.get("by_role", {}).items():
+        usage.add_column(column, justify="right" if column != "role" else "left", no_wrap=True)
+    for role, u in report.usage["by_role"].items():
         usage.add_row(role, *(f"{u[k]:g}" for k in ("requests", "prompt_tokens", "cached_tokens",
                                                     "completion_tokens", "reasoning_tokens", "seconds")))
-    console.print(usage)
-    console.print(f"duration {report.duration_s:.1f}s")
+    return usage
+
+
+def _where_and_next(report: Report, temporary: bool) -> list[str]:
+    """Where the run's work is, and the exact commands to see, take or discard it."""
+    if report.workspace_state == "discarded":
+        why = "the plan was declined" if report.status == "declined" else "the run ended before its first step"
+        return [f"nothing was changed: {why}, so its branch and worktree were removed"]
+    if report.workspace_state == "undone":
+        return [f"its branch {report.branch} and worktree were deleted (agent undo)"]
+    if temporary:
+        return ["the demo repository is deleted on exit; `agent demo --keep` keeps it to look at the branch"]
+    in_place = report.worktree == report.repo
+    lines = [f"branch {report.branch}" + (f", checked out in {report.repo}" if in_place else
+                                          f" in worktree {report.worktree}")]
+    here = Path.cwd().resolve() == Path(report.repo).resolve()
+    agent = (lambda args: f"agent {args}") if here else (lambda args: f"agent {args} --repo {shlex.quote(report.repo)}")
+    git_cmd = "git" if here else f"git -C {shlex.quote(report.repo)}"
+    if not report.head_commit or report.head_commit == report.base_commit:
+        return [*lines, "no commits: there is nothing to take",
+                *([] if in_place else [f"  remove the branch and worktree: {agent(f'undo {report.run_id}')}"])]
+    lines.append(f"  see the changes:  {agent(f'show {report.run_id} --diff')}")
+    if in_place:
+        return [*lines, "  go back to your branch: git switch -   (the run's branch stays)"]
+    user_head = _user_head(report.repo)
+    if user_head is not None and git_ok(Path(report.repo), "merge-base", "--is-ancestor", report.head_commit, user_head):
+        return [*lines, "  its commits are already in the checked-out branch (taken)",
+                f"  remove the branch and worktree: {agent(f'undo {report.run_id}')}"]
+    if user_head == report.base_commit:
+        take = f"{git_cmd} merge --ff-only {report.branch}"
+    else:  # the user's branch moved on since the run started: the run's commits go on top
+        take = f"{git_cmd} cherry-pick {report.base_commit[:12]}..{report.branch}"
+    return [*lines, f"  take them:        {take}", f"                    (or: {agent(f'apply-run {report.run_id}')})",
+            f"  discard them:     {agent(f'undo {report.run_id}')}"]
+
+
+def _user_head(repo: str) -> str | None:
+    try:
+        return git(Path(repo), "rev-parse", "--verify", "HEAD^{commit}").strip()
+    except AgentError:
+        return None

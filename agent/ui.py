@@ -124,6 +124,11 @@ class RunView:
         self.steps[e["index"]]["state"] = "approved"
         self._say(f"✔ step {e['index'] + 1} approved: {self.steps[e['index']]['title']} ({e['commit'][:10]})", "green")
 
+    def _on_step_unchanged(self, e: Event) -> None:
+        self.steps[e["index"]]["state"] = "approved"
+        self._say(f"✔ step {e['index'] + 1} approved: {self.steps[e['index']]['title']} (no changes, nothing committed)",
+                  "green")
+
     def _on_step_blocked(self, e: Event) -> None:
         self.steps[e["index"]]["state"] = "blocked"
         self._say(f"✘ step {e['index'] + 1} blocked: {e.get('reason')}", "bold red")

@@ -215,7 +215,7 @@ def target_result(target: Target, report: Report, status: TargetStatus, error: s
     tests = report.tests.model_dump() if report.tests.exit_code is not None or report.tests.command else None
     return TargetResult(
         target=target.id, repo=str(target.repo), vars=target.vars, status=status,
-        branch=report.branch, commits=commits, patch=patch, tests=tests, usage=report.usage,
+        branch=report.branch if report.workspace_state == "present" else None, commits=commits, patch=patch, tests=tests, usage=report.usage,
         error=error if status != "succeeded" else None, duration_s=round(duration_s, 3),
         run_id=report.run_id, model=model,
     )

@@ -18,6 +18,7 @@ from agent.batch.runner import BatchRun, LeftBehind, left_behind, run_all
 from agent.batch.spec import BatchSpec, Target, load_targets
 from agent.batch.view import BatchView, print_summary
 from agent.commands.run import terminate_as_interrupt
+from agent.console import make_console
 from agent.config import AgentConfig, load_config
 from agent.errors import UserError
 from agent.preflight import preflight
@@ -42,7 +43,7 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     if ray is not None and importlib.util.find_spec("ray") is None:
         raise UserError(f"--ray needs Ray, an optional extra: {RAY_INSTALL}")
     batch_spec, targets = load_targets(spec)
-    console = console or Console(highlight=False)
+    console = console or make_console()
     if dry_run:
         check_configs(batch_spec, targets, require_keys=False)  # what the run would refuse, bar a key
         print_targets(targets, console)

@@ -9,7 +9,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from rich.console import Console
+from agent.console import make_console
 
 from agent.errors import UserError
 from agent.testing import Script, ScriptedServer
@@ -34,18 +34,19 @@ def make_demo_repo(parent: Path) -> Path:
 def demo_command(*, keep: bool, json_out: bool) -> int:
     from agent.commands.run import run_command
 
-    console = Console(stderr=True, highlight=False)
+    console = make_console(stderr=True)
     parent = Path(tempfile.mkdtemp(prefix="agent-demo-"))
     try:
         repo = make_demo_repo(parent)
+        where = str(repo) if keep else "a temporary copy of the calc_bug fixture, deleted on exit (--keep keeps it)"
         console.print(f"[bold magenta]agent demo: a SCRIPTED model plays GLM 4.7; no API key, no network.[/]\n"
-                      f"repository: {repo}\ntask: {DEMO_TASK}\n")
+                      f"repository: {where}\ntask: {DEMO_TASK}\n", soft_wrap=True)
         script = Script.load(Path(str(resources.files("agent.testing") / "scripts" / "demo.json")))
         with ScriptedServer(script) as server:
             flags = {"base_url": server.base_url, "provider": "cerebras", "model": script.model,
                      "test_cmd": f"{sys.executable} -m pytest -q -p no:cacheprovider"}
             code = run_command(DEMO_TASK, repo, flags, no_critics=False, in_place=False, json_out=json_out,
-                               yes=True, quiet=False, scripted=True)
+                               yes=True, quiet=False, scripted=True, temporary=not keep)
         if keep:
             console.print(f"\nkept the demo repository: {repo}  (try: agent runs --repo {repo})")
         return code

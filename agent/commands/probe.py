@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Iterator
 
 from contextlib import contextmanager
-from rich.console import Console
 from rich.table import Table
+
+from agent.console import make_console
 
 from agent.llm.client import LLMClient
 from agent.llm.probe import CheckResult, Probe
@@ -63,7 +64,7 @@ def print_table(results: list[CheckResult], settings: RoleSettings, scripted: bo
         style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[check.outcome]
         table.add_row(check.name, f"[{style}]{check.outcome}[/]", check.detail,
                       _seconds(check.first_token_s), _rate(check.tokens_per_s))
-    console = Console()
+    console = make_console()
     console.print(table)
     failed = [check.name for check in results if not check.passed]
     summary = f"{len(results) - len(failed)}/{len(results)} checks passed"

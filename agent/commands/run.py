@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
+from agent.console import make_console
 from agent.config import NO_KEY_PLACEHOLDER, AgentConfig, load_config
 from agent.errors import AgentError, UserError
 from agent.journal import Journal, read_events, runs_dir
@@ -36,7 +37,8 @@ from agent.workspace import GitWorkspace, new_run_id, slugify
 from agent.preflight import preflight, run_roles
 from critics.registry import Critic
 
-EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "error": 3, "interrupted": 130, "running": 1}
+# A declined plan is "not done" (1): nothing was carried out, and there is nothing to resume.
+EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "declined": 1, "error": 3, "interrupted": 130, "running": 1}
 
 
 def _view_mode(json_out: bool, quiet: bool, console: Console) -> Mode:
@@ -172,10 +174,11 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
 
 
 def run_command(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool, in_place: bool,
-                json_out: bool, yes: bool, quiet: bool, scripted: bool = False) -> int:
-    """`agent run`: start a new run and drive it at the terminal."""
+                json_out: bool, yes: bool, quiet: bool, scripted: bool = False, temporary: bool = False) -> int:
+    """`agent run`: start a new run and drive it at the terminal (`temporary`: in a repository
+    deleted on exit, the demo's)."""
     session = create_session(task, repo, flags, no_critics=no_critics, in_place=in_place)
-    return drive(session, json_out=json_out, quiet=quiet, scripted=scripted, ask=not yes)
+    return drive(session, json_out=json_out, quiet=quiet, scripted=scripted, ask=not yes, temporary=temporary)
 
 
 def resume_command(run_id: str, repo: Path, flags: dict[str, Any] | None = None, *, json_out: bool, quiet: bool,
@@ -224,8 +227,11 @@ def _resumable(run_id: str, events: list[dict[str, Any]], task: str | None) -> R
     report = build_report(events)
     if report.status in ("succeeded", "failed"):
         raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
-    if any(event["type"] == "run_undone" for event in events):
+    if report.workspace_state == "undone":
         raise UserError(f"run {run_id} was undone (agent undo); start the task again with agent run")
+    if report.workspace_state == "discarded":
+        raise UserError(f"run {run_id} ended before its first step ({report.status}) and kept nothing; "
+                        "start the task again with agent run")
     if task is not None and report.task != task:
         raise UserError(f"run {run_id} was started for another task ({report.task!r})")
     return report
@@ -249,19 +255,20 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = False, ask: bool = False) -> int:
+def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = False, ask: bool = False,
+          temporary: bool = False) -> int:
     """Run the session under the terminal view; write report.json; print the summary or the JSON.
 
     With `ask`, at an interactive terminal, the plan is shown and must be accepted before any step runs.
     """
-    console = Console(stderr=json_out, highlight=False)
+    console = make_console(stderr=json_out)
     view = RunView(_view_mode(json_out, quiet, console), console, scripted=scripted)
     session.hooks = view.hooks()
     if ask and not json_out and sys.stdin.isatty() and console.is_terminal:
         session.hooks.confirm_plan = view.confirm_plan
     session.journal.subscribe(view.on_event)
     for event in read_events(session.journal.path):  # replay for resumed runs: plan and states
-        if event["type"] in ("plan", "step_committed"):
+        if event["type"] in ("plan", "step_committed", "step_unchanged"):
             view.on_event(event)
     error: AgentError | None = None
     try:
@@ -277,7 +284,7 @@ def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = 
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        print_summary(report, console)
+        print_summary(report, console, temporary=temporary)
     if error is not None:
         raise error
     return EXIT_CODES[status]
