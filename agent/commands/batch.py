@@ -57,14 +57,14 @@ def batch_command(spec: Path, *, jobs: int, resume: bool, dry_run: bool, results
     owner = RunLock.acquire_file(store.path, f"the batch results file {store.path}")
     try:
         return _run_batch(batch_spec, targets, configs, store, jobs=jobs, resume=resume, predictions=predictions,
-                          console=console, limiter=limiter, after_load=after_load)
+                          console=console, limiter=limiter, after_load=after_load, ray=ray, retries=retries)
     finally:
         owner.release()
 
 
 def _run_batch(batch_spec: BatchSpec, targets: list[Target], configs: dict[Path, AgentConfig], store: ResultsFile,
                *, jobs: int, resume: bool, predictions: Path | None, console: Console, limiter: RateLimiter | None,
-               after_load: Callable[[], None] | None) -> int:
+               after_load: Callable[[], None] | None, ray: str | None, retries: int) -> int:
     """`batch_command` once the spec is checked and the results file is this process's own."""
     batch_id = str(store.path.resolve())
     done = _previous_results(store, resume)
