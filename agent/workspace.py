@@ -329,9 +329,12 @@ class GitWorkspace:
             yield env
 
     def _stage_all(self, env: dict[str, str] | None) -> None:
-        """Stage every file of the checkout, except those whose content is another file's: a link
-        leading out of the checkout, into `.git` or to a secret, or a file with other hard links."""
-        git(self.root, "add", "--all", "--", ".", *_EXCLUDED, env=env)
+        """Stage every file of the checkout, except nested repositories (a test run's `git init`:
+        their files belong to another repository) and files whose content is another file's: a
+        link leading out of the checkout, into `.git` or to a secret, or a file with other hard links."""
+        untracked = git(self.root, "ls-files", "--others", "--exclude-standard", "-z", "--", ".", *_EXCLUDED, env=env)
+        nested = [name for name in untracked.split("\0") if name.endswith("/")]  # git lists a repository as a folder
+        git(self.root, "add", "--all", "--", ".", *_EXCLUDED, *(f":(exclude,literal){name}" for name in nested), env=env)
         raw = git(self.root, "diff", "--cached", "--raw", "-z", "--no-renames", "HEAD", "--", ".", *_EXCLUDED, env=env)
         fields = raw.split("\0")
         staged = [path for meta, path in zip(fields[::2], fields[1::2]) if not meta.endswith("D")]

@@ -135,7 +135,7 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
 
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     """Replace or create the file atomically; an existing file keeps its mode."""
-    target = confine(ctx.root, args.path, secret_globs=ctx.secret_globs)
+    target = confine(ctx.root, args.path, secret_globs=ctx.secret_globs, writing=True)
     if target.is_dir():
         return ToolResult(f"{args.path}: is a directory; give a file path.", is_error=True)
     existed = target.exists()

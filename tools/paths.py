@@ -6,7 +6,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
+
+from tools.gitcmd import run_git_bytes
 
 # Files whose contents must never be read, searched, or sent to a model.
 DEFAULT_SECRET_GLOBS: tuple[str, ...] = (
@@ -32,11 +34,13 @@ def is_secret(rel: str | PurePosixPath, globs: tuple[str, ...] = DEFAULT_SECRET_
 
 
 def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS,
-            allow_git: bool = False) -> Path:
+            allow_git: bool = False, writing: bool = False) -> Path:
     """The absolute path for workspace-relative `rel`, or PathRefused saying why not.
 
     Refuses absolute paths, `..` escapes, symlinks (at any level) that resolve outside `root`,
-    anything inside `.git`, and secret files. The target need not exist.
+    anything inside `.git`, secret files, and files with other hard links. The target need not
+    exist. `writing`: also anything inside a nested repository or a submodule, whose files the
+    run's commits cannot hold.
     """
     if not rel or not rel.strip():
         raise PathRefused("empty path")
@@ -58,6 +62,8 @@ def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SEC
     if inside.parts and is_secret(PurePosixPath(*inside.parts), secret_globs):
         where = "" if inside.as_posix() == posix.as_posix() else f" (it leads to {inside.as_posix()})"
         raise PathRefused(f"{rel}: secret files (keys, credentials, .env) are never read or written{where}")
+    if writing:
+        _refuse_other_repository(real_root, inside, rel)
     if has_other_links(resolved):
         raise PathRefused(f"{rel}: the file has other hard links, so its content may be another file's "
                           "(a secret); it is not opened")
@@ -72,3 +78,26 @@ def has_other_links(path: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(info.st_mode) and info.st_nlink > 1
+
+
+def _refuse_other_repository(root: Path, inside: PurePath, rel: str) -> None:
+    """PathRefused when a folder on the way to `inside` is another repository: a nested one (it has
+    its own `.git`) or a submodule of this one (a gitlink in HEAD, checked out or not)."""
+    if ".git" in inside.parts:
+        raise PathRefused(f"{rel}: .git folders are off limits")
+    folders = [PurePosixPath(*inside.parts[:depth]) for depth in range(1, len(inside.parts))]
+    for folder in folders:
+        if (root / folder / ".git").exists():
+            raise PathRefused(f"{rel}: {folder} is a nested git repository (it has its own .git); the run's "
+                              "commits cannot hold its files, so nothing inside it is written")
+    # A submodule's folder is empty until it is checked out (and then has its .git); only an empty
+    # or missing folder can be one, so only those are asked of git.
+    unsure = [f for f in folders if not (root / f).is_dir() or not any((root / f).iterdir())]
+    if not unsure:
+        return
+    listed = run_git_bytes(root, ("ls-tree", "-z", "HEAD", "--", *(f":(literal){f}" for f in unsure)))
+    for entry in listed.stdout.split(b"\0"):
+        if entry.startswith(b"160000 "):
+            folder = entry.partition(b"\t")[2].decode("utf-8", "replace")
+            raise PathRefused(f"{rel}: {folder} is a git submodule, another repository; the run's commits "
+                              "cannot hold its files, so nothing inside it is written")

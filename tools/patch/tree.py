@@ -48,7 +48,7 @@ class VirtualTree:
         key = _normal(rel)
         if key not in self.entries:
             try:
-                target = confine(self.root, key, secret_globs=self.secret_globs)
+                target = confine(self.root, key, secret_globs=self.secret_globs, writing=True)
             except PathRefused as exc:
                 raise EditRefused(str(exc)) from None
             self.entries[key] = _load(key, target)
