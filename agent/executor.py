@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Protocol
 
 from agent.errors import ContextLengthError
-from agent.history import compact_history, drop_old_tool_outputs
+from agent.history import KeepArguments, bound_tool_calls, compact_history, drop_old_tool_outputs
 from agent.llm.tokens import estimate_tokens
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks, ToolCall
 from agent.prompting import render_prompt
@@ -55,6 +55,7 @@ class Executor:
     callbacks: StreamCallbacks | None = None
     step_id: str | None = None
     messages: list[Message] = field(default_factory=list)
+    keep_arguments: KeepArguments | None = None  # stores a long tool call's arguments; the history keeps a stand-in
     tool_calls_used: int = 0
     edited_since_tests: bool = True
     last_tests: dict[str, Any] | None = None
@@ -81,7 +82,8 @@ class Executor:
                 return StepOutcome("blocked", reason=f"the step used its budget of {max_turns} model turns")
             self.turns_used += 1
             completion = self._ask()
-            self.messages.append(self.client.assistant_message("executor", completion))
+            message = self.client.assistant_message("executor", completion)
+            self.messages.append(message if self.keep_arguments is None else bound_tool_calls(message, self.keep_arguments))
             if not completion.tool_calls:
                 idle += 1
                 if idle >= self.limits.max_idle_turns:

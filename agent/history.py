@@ -1,10 +1,14 @@
-"""Shrinking an executor history that no longer fits the context window.
+"""Keeping an executor history within the context window: long tool arguments bounded as they
+arrive, and a history that no longer fits shrunk.
 
-Both functions keep the message list valid for the API: the system and first user message stay,
+The shrinking functions keep the message list valid for the API: the system and first user message stay,
 and an assistant message with tool calls is never separated from its tool results.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Callable
 
 from agent.llm.types import Message
 from agent.prompting import render_prompt
@@ -48,3 +52,44 @@ def _summarise(message: Message) -> str:
     text = (message.get("content") or "").strip().splitlines()
     said = f" said: {text[0][:160]}" if text else ""
     return f"- called {names or 'no tool'}{said}"
+
+
+MAX_ARGUMENT_CHARS = 4_000  # of one tool call's arguments, as the history repeats them on every request
+KeepArguments = Callable[[str, str], str]  # (call id, whole arguments) -> where they were kept
+
+
+def bound_tool_calls(message: Message, keep: KeepArguments) -> Message:
+    """`message` with each tool call's arguments at most about MAX_ARGUMENT_CHARS long.
+
+    A call whose arguments are longer (a 2 MB `write_file`) has been run as it was; the history
+    only repeats it, on every later request, so one big call would push every request past the
+    context window. Its long string values become a stand-in naming where `keep` stored the whole
+    arguments (or, when they are not a JSON object, the arguments become one stand-in).
+    """
+    calls = message.get("tool_calls") or []
+    if all(len(c["function"]["arguments"]) <= MAX_ARGUMENT_CHARS for c in calls):
+        return message
+    bounded = []
+    for call in calls:
+        text = call["function"]["arguments"]
+        if len(text) > MAX_ARGUMENT_CHARS:
+            text = _stand_in(text, keep(call["id"], text))
+        bounded.append({**call, "function": {**call["function"], "arguments": text}})
+    return {**message, "tool_calls": bounded}
+
+
+def _stand_in(arguments: str, kept_in: str) -> str:
+    """The arguments with every long string value replaced by a note saying where the whole is kept."""
+    try:
+        value = json.loads(arguments)
+    except json.JSONDecodeError:
+        value = None
+    share = MAX_ARGUMENT_CHARS // 4
+    if not isinstance(value, dict):
+        return json.dumps({"arguments": f"{arguments[:share]} [... {len(arguments):,} characters in all, kept in {kept_in}]"})
+    bounded = json.dumps({key: f"[{len(item):,} characters, not repeated here; the whole call is kept in {kept_in}]"
+                          if isinstance(item, str) and len(item) > share else item for key, item in value.items()},
+                         ensure_ascii=False)
+    if len(bounded) > MAX_ARGUMENT_CHARS:  # long lists or objects, not strings
+        return json.dumps({"arguments": f"{bounded[:share]} [... {len(arguments):,} characters in all, kept in {kept_in}]"})
+    return bounded

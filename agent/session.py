@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -67,6 +68,14 @@ class JournaledTools:
             self.hooks.on_tool_result(call, result)
         return result
 
+    def keep_arguments(self, call_id: str, arguments: str) -> str:
+        """Store a tool call's whole arguments in the run's folder (redacted); where, for the history's stand-in."""
+        name = f"{self.step}-{re.sub(r'[^A-Za-z0-9_.-]', '_', call_id)[:80]}.json"
+        folder = self.journal.path.parent / "arguments"
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_text(redact(arguments), encoding="utf-8")
+        return f"the run's folder (arguments/{name})"
+
 
 @dataclass
 class RunSession:
@@ -120,7 +129,7 @@ class RunSession:
         # The window holds the prompt and the answer: what the answer may use is not the prompt's.
         prompt_tokens = self.config.context_budget - self.config.role_settings("executor").max_completion_tokens
         limits = ExecutorLimits(max_tool_calls=self.config.max_tool_calls, prompt_tokens=max(prompt_tokens, 1024))
-        executor = Executor(self.client, tools, limits, callbacks=self.hooks.executor)
+        executor = Executor(self.client, tools, limits, callbacks=self.hooks.executor, keep_arguments=tools.keep_arguments)
         executor.start(render_prompt("executor"), prompt, step_id)
         return executor
 
