@@ -104,6 +104,11 @@ class AgentConfig(BaseModel):
     test_timeout_s: float = Field(300.0, gt=0)
     context_budget: int = Field(131_072, ge=4096)
     sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    # Variables a test suite genuinely needs although their names look secret (see README, Safety).
+    sandbox_env_allow: list[str] = Field(default_factory=list)
+    sandbox_mounts: list[str] = Field(default_factory=list)  # host folders tests see read-only
+    setup_cmd: str | None = None  # run once per worktree before its first test run (npm ci, uv sync)
+    setup_timeout_s: float = Field(600.0, gt=0)
     secret_globs: list[str] = Field(default_factory=lambda: list(DEFAULT_SECRET_GLOBS))
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
@@ -133,6 +138,22 @@ class AgentConfig(BaseModel):
             if name in ROLE_BUDGETS:
                 raise ValueError(f"{name!r} is not a critic; it is a fixed role")
         return list(dict.fromkeys(names))
+
+    @field_validator("sandbox_env_allow")
+    @classmethod
+    def _not_the_agents_keys(cls, names: list[str]) -> list[str]:
+        own = sorted({name for names in KEY_ENV_VARS.values() for name in names} & set(names))
+        if own:
+            raise ValueError(f"{', '.join(own)}: the agent's own API key never reaches the tests")
+        return names
+
+    @field_validator("sandbox_mounts")
+    @classmethod
+    def _absolute_mounts(cls, paths: list[str]) -> list[str]:
+        relative = [path for path in paths if not path.startswith("/")]
+        if relative:
+            raise ValueError(f"{relative[0]!r}: give each folder as an absolute path")
+        return paths
 
     @field_validator("secret_globs")
     @classmethod

@@ -8,6 +8,7 @@ from agent.errors import AgentError, RunInterrupted
 from agent.executor import StepOutcome
 from agent.gate import GateResult
 from agent.planner import Plan
+from agent.redact import redact_exact
 from agent.session import RunSession
 
 
@@ -62,7 +63,7 @@ def run_step(s: RunSession, plan: Plan, index: int) -> bool:
             s.journal.append("step_unchanged", index=index, attempts=attempt)
             return True
         if gate.passed:
-            commit = s.workspace.commit(step.title, s.trailers(gate), staged=s.judged_index)
+            commit = s.workspace.commit(redact_exact(step.title, s.secret_values), s.trailers(gate), staged=s.judged_index)
             s.journal.append("step_committed", index=index, commit=commit, attempts=attempt)
             return True
         if attempt < attempts:

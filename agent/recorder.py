@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from agent.journal import Journal
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
 from agent.protocols import ModelClient
+from agent.redact import redact_exact
 
 JOURNAL_TEXT_LIMIT = 20_000
 
@@ -36,6 +38,23 @@ class DelegatingClient:
         close = getattr(self.inner, "close", None)
         if close is not None:
             close()
+
+
+class RedactingClient(DelegatingClient):
+    """Wraps a ModelClient; the exact `values` (the checkout's secrets) never leave in a request."""
+
+    def __init__(self, inner: ModelClient, values: tuple[str, ...]):
+        super().__init__(inner)
+        self.values = values
+
+    def _clean(self, request: ChatRequest) -> ChatRequest:
+        return dataclasses.replace(request, messages=redact_exact(request.messages, self.values))
+
+    def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        return self.inner.complete(self._clean(request), callbacks)
+
+    async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        return await self.inner.acomplete(self._clean(request), callbacks)
 
 
 class RecordingClient(DelegatingClient):

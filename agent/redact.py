@@ -90,6 +90,21 @@ def redact(text: str, extra_values: Iterable[str] = ()) -> str:
     return _ONE_PASS.sub(_replace, text)
 
 
+def redact_exact(obj: Any, values: tuple[str, ...]) -> Any:
+    """A copy of a JSON-like value with only the exact `values` replaced (no pattern is applied, so
+    what the model reads and quotes back, a patch's context, stays byte for byte as it was)."""
+    exact = _exact(values)
+    if exact is None:
+        return obj
+    if isinstance(obj, str):
+        return exact.sub(REDACTED, obj)
+    if isinstance(obj, dict):
+        return {key: redact_exact(value, values) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact_exact(item, values) for item in obj)
+    return obj
+
+
 def redact_obj(obj: Any, extra_values: Iterable[str] = ()) -> Any:
     """A copy of a JSON-like value with secrets redacted in every string, and under secret-named keys."""
     values = tuple(v for v in extra_values if v)

@@ -19,12 +19,14 @@ from agent.llm.types import StreamCallbacks, ToolCall
 from agent.planner import Plan, make_plan
 from agent.prompting import render_prompt
 from agent.recorder import RecordingClient
-from agent.redact import redact
+from agent.redact import redact, redact_exact
 from agent.repoview import repo_view
 from agent.workspace import GitWorkspace, is_run_id
 from critics.registry import Critic
 from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
+from tools.sandbox import SandboxPolicy
+from tools.setup import ProjectSetup, SetupResult
 from tools.testrun import detect_test_command
 from tools.trim import trim_middle
 
@@ -52,6 +54,7 @@ class JournaledTools:
     journal: Journal
     step: str
     hooks: RunHooks
+    secret_values: tuple[str, ...] = ()  # the checkout's secrets: never in a result, journal or log
 
     @functools.cached_property
     def schemas(self) -> list[dict[str, Any]]:
@@ -61,6 +64,9 @@ class JournaledTools:
 
     def run(self, call: ToolCall) -> ToolResult:
         result = dispatch(call, self.context)
+        if self.secret_values:
+            result = ToolResult(redact_exact(result.text, self.secret_values), result.is_error,
+                                redact_exact(result.data, self.secret_values))
         self.journal.append("tool_call", step=self.step, id=call.id, name=call.name, arguments=call.arguments,
                             is_error=result.is_error, result=trim_middle(result.text, TOOL_RESULT_JOURNAL_CHARS),
                             data=result.data or None)
@@ -89,6 +95,7 @@ class RunSession:
     hooks: RunHooks = field(default_factory=RunHooks)
     plan: Plan | None = None
     approved: set[int] = field(default_factory=set)
+    secret_values: tuple[str, ...] = ()  # values of the checkout's secret files, redacted everywhere
     # What the planner saw: nothing changes before the first step starts, so that step sees it too.
     _planned_view: str | None = field(default=None, init=False, repr=False)
     # The whole test suite's result on the tree the last gate judged (None when that gate saw none).
@@ -99,13 +106,25 @@ class RunSession:
         return self.config.role_settings("planner").provider in STRUCTURED_OUTPUT_PROVIDERS
 
     def tool_context(self) -> ToolContext:
+        policy = SandboxPolicy(env_allow=tuple(self.config.sandbox_env_allow), mounts=tuple(self.config.sandbox_mounts))
         return ToolContext(root=self.workspace.root, secret_globs=tuple(self.config.secret_globs),
                            test_command=self.config.test_cmd, test_timeout_s=self.config.test_timeout_s,
-                           sandbox=self.config.sandbox)
+                           sandbox=self.config.sandbox, sandbox_policy=policy, setup=self.setup)
+
+    @functools.cached_property
+    def setup(self) -> ProjectSetup | None:
+        """The project's setup_cmd, shared by every step so that it runs once per worktree."""
+        if not self.config.setup_cmd:
+            return None
+        return ProjectSetup(self.config.setup_cmd, self.workspace.root, self.journal.path.parent / "setup.json",
+                            self.config.setup_timeout_s, self.config.sandbox, on_result=self._journal_setup)
+
+    def _journal_setup(self, result: SetupResult) -> None:
+        self.journal.append("setup", **result.record(), ok=result.ok, output=trim_middle(result.output, 4_000))
 
     def tools(self, step: str) -> JournaledTools:
         """The executor's tools for `step` (or a test run of the gate), journaled."""
-        return JournaledTools(self.tool_context(), self.journal, step, self.hooks)
+        return JournaledTools(self.tool_context(), self.journal, step, self.hooks, self.secret_values)
 
     def make_plan(self) -> Plan:
         self._planned_view = repo_view(self.workspace.root)

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.llm.types import ToolCall
 from tools.paths import DEFAULT_SECRET_GLOBS, PathRefused
+from tools.sandbox import SandboxPolicy
+from tools.setup import ProjectSetup
 from tools.trim import trim_middle
 
 SandboxMode = Literal["auto", "bwrap", "none"]
@@ -43,6 +45,8 @@ class ToolContext:
     test_command: str | None = None  # None: detected from the project (pytest)
     test_timeout_s: float = 300.0
     sandbox: SandboxMode = "auto"
+    sandbox_policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    setup: ProjectSetup | None = None  # the project's setup_cmd, run before the first test run
     output_cap: int = 40_000  # characters of any one tool result
     # Applies a `write_patch` patch instead of tools.patch.apply_patch (dry runs, other engines).
     patch_hook: PatchHook | None = None

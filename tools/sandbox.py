@@ -11,7 +11,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,21 +18,16 @@ from pathlib import Path
 from typing import Literal, Mapping
 
 from agent.errors import UserError
-from tools.paths import SECRET_DIRS
+from tools.project_env import ProjectEnv, find_project_env
+from tools.sandbox_env import scrub_env
+from tools.sandbox_mounts import LayoutRequest, bwrap_mount_args, sandbox_layout
 from tools.trim import omitted_marker
 
 SandboxMode = Literal["auto", "bwrap", "none"]
 KILL_GRACE_S = 2.0
 # After the command exits, how long to keep reading from background processes still holding its output.
 DRAIN_GRACE_S = 0.5
-# Names of environment variables that look like credentials; the child never sees them.
-SECRET_ENV = re.compile(
-    r"(^|_)(API_?KEY|KEYS?|KEY_ID|TOKENS?|PAT|AUTH)$|SECRET|PASSWORD|PASSWD|CREDENTIAL|^SSH_AUTH_SOCK$",
-    re.IGNORECASE,
-)
 NOT_SANDBOXED = "tests ran WITHOUT a sandbox (bubblewrap unavailable or disabled): network and file writes were not restricted"
-# Folders under $HOME that are shared by many programs: bind only the toolchain's own subfolder.
-SHARED_HOME_DIRS = frozenset({".local", ".config", ".cache", ".var"})
 
 
 class SandboxUnavailable(UserError):
@@ -47,6 +41,16 @@ class SandboxInfo:
     detail: str
 
 
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What the user configured for the sandbox, and what one kind of run needs of it."""
+
+    env_allow: tuple[str, ...] = ()  # sandbox_env_allow: variables kept although they look secret
+    mounts: tuple[str, ...] = ()  # sandbox_mounts: host folders shown read-only
+    network: bool = False  # the setup command downloads; tests never get the network
+    dependencies: bool = True  # show the checkout's dependency folders (not while setup installs them)
+
+
 @dataclass
 class RunOutcome:
     exit_code: int | None  # None when the command was killed by the timeout
@@ -55,11 +59,6 @@ class RunOutcome:
     sandboxed: bool
     warning: str | None
     duration_s: float
-
-
-def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` without any variable whose name looks like a key, token, secret or password."""
-    return {name: value for name, value in env.items() if not SECRET_ENV.search(name)}
 
 
 _probing = threading.Lock()
@@ -98,72 +97,14 @@ def _namespace_flags() -> list[str]:
             "--cap-drop", "ALL"]
 
 
-def bwrap_argv(cmd: str, cwd: Path, home: str | None, search_path: str = "") -> list[str]:
-    """The bubblewrap command line that runs `cmd` with only `cwd` (and a private /tmp) writable."""
-    cwd = Path(os.path.realpath(cwd))
-    argv = ["bwrap", *_namespace_flags(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp"]
-    # The private /tmp hides whatever lives there, a virtualenv included: bind the toolchain back.
-    for keep in _toolchain_dirs(Path(os.path.realpath("/tmp")), search_path, exact=True):
-        argv += ["--ro-bind", str(keep), str(keep)]
-    real_home = Path(os.path.realpath(home)) if home and os.path.isabs(home) else None
-    if real_home is not None and real_home != Path("/") and real_home.is_dir():
-        argv += ["--tmpfs", str(real_home)]
-        for keep in _toolchain_dirs(real_home, search_path):
-            argv += ["--ro-bind", str(keep), str(keep)]
-    argv += ["--bind", str(cwd), str(cwd)]
-    for readonly in _git_dirs(cwd):
-        argv += ["--ro-bind", str(readonly), str(readonly)]
-    if real_home is not None:
-        # The worktree may itself contain $HOME's credential folders (a repo at ~): hide them again.
-        for secret in SECRET_DIRS:
-            hidden = real_home / secret
-            if hidden.is_dir() and (hidden == cwd or cwd in hidden.parents):
-                argv += ["--tmpfs", str(hidden)]
-    return [*argv, "--chdir", str(cwd), "/bin/sh", "-c", cmd]
-
-
-@functools.cache
-def _toolchain_dirs(home: Path, search_path: str, *, exact: bool = False) -> tuple[Path, ...]:
-    """Folders under a hidden root (`$HOME`, `/tmp`) the command needs to run: the interpreter
-    (pyenv, a venv), its import path (user site-packages, editable installs) and PATH entries such
-    as ~/.local/bin. Under $HOME a tool's whole top folder is kept (~/.pyenv); with `exact`, only
-    the folders themselves, so nothing else in a shared /tmp shows through."""
-    wanted = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable), *sys.path,
-              *search_path.split(os.pathsep)]
-    keep: list[Path] = []
-    for entry in wanted:
-        if not entry or not os.path.isabs(entry):
-            continue
-        path = Path(os.path.realpath(entry))
-        if home not in path.parents or not path.exists():
-            continue
-        top = path.relative_to(home).parts[0]
-        if top in SECRET_DIRS:
-            continue
-        chosen = path if exact or top in SHARED_HOME_DIRS else home / top
-        if chosen not in keep:
-            keep.append(chosen)
-    # Nested choices are covered by their parents; bind each tree once. Cached: the interpreter's
-    # folders do not move while it runs, and resolving them costs milliseconds per test run.
-    return tuple(p for p in keep if not any(other in p.parents for other in keep))
-
-
-def _git_dirs(cwd: Path) -> list[Path]:
-    """`.git` of the worktree, and for a linked worktree (`.git` is a file) the repository it points into."""
-    dot_git = cwd / ".git"
-    if not dot_git.exists():
-        return []
-    found = [dot_git]
-    if dot_git.is_file():
-        text = dot_git.read_text(errors="replace").strip()
-        if text.startswith("gitdir:"):
-            gitdir = Path(text.removeprefix("gitdir:").strip())
-            gitdir = gitdir if gitdir.is_absolute() else (cwd / gitdir)
-            common = Path(os.path.realpath(gitdir / ".." / ".."))  # <repo>/.git/worktrees/<name>
-            if common.is_dir() and common != cwd and cwd not in common.parents:
-                found.append(common)
-    return found
+def bwrap_argv(cmd: str, cwd: Path, layout: LayoutRequest, *, network: bool = False) -> list[str]:
+    """The bubblewrap command line that runs `cmd` in `cwd` with only what `layout` shows of the host."""
+    flags = _namespace_flags()
+    if network:
+        flags.remove("--unshare-net")
+    mounts = sandbox_layout(layout)
+    return ["bwrap", *flags, *bwrap_mount_args(mounts), "--chdir", str(Path(os.path.realpath(cwd))),
+            "/bin/sh", "-c", cmd]
 
 
 class CappedOutput:
@@ -201,26 +142,91 @@ class CappedOutput:
 
 
 def run_sandboxed(cmd: str, cwd: Path, *, timeout_s: float, mode: SandboxMode, output_cap: int,
-                  extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+                  extra_env: Mapping[str, str] | None = None, policy: SandboxPolicy = SandboxPolicy()) -> RunOutcome:
     """Run shell command `cmd` in `cwd`: sandboxed when `mode` allows and bubblewrap works."""
-    env = scrub_env(os.environ)
-    env.update(extra_env or {})
     use_bwrap = mode == "bwrap" or (mode == "auto" and detect_sandbox().available)
     if mode == "bwrap" and not detect_sandbox().available:
         raise SandboxUnavailable(f"sandbox = \"bwrap\" is configured but {detect_sandbox().detail}")
+    env = {**scrub_env(os.environ, policy.env_allow), **(extra_env or {})}
+    home = _home(env)
+    project = find_project_env(cwd, home)
+    env.update(project_variables(project, env, policy))
+    made: list[Path] = []
     if use_bwrap:
         env["TMPDIR"] = "/tmp"  # the only writable temp dir inside
-        argv = bwrap_argv(cmd, cwd, env.get("HOME"), env.get("PATH", ""))
+        layout = LayoutRequest(cwd, home, env.get("PATH", ""), policy.mounts,
+                               project if policy.dependencies else ProjectEnv(checkout=project.checkout))
+        made = [dest for _, dest in layout.project.dependency_mounts(Path(os.path.realpath(cwd))) if not dest.exists()]
+        argv = bwrap_argv(cmd, cwd, layout, network=policy.network)
     else:
         argv = ["/bin/sh", "-c", cmd]
     started = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    output = CappedOutput(output_cap)
-    timed_out = _pump(proc, output, started + timeout_s)
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        output = CappedOutput(output_cap)
+        timed_out = _pump(proc, output, started + timeout_s)
+    finally:
+        _remove_mount_points(made)
     duration = time.monotonic() - started
-    return RunOutcome(exit_code=None if timed_out else proc.returncode, output=output.text(), timed_out=timed_out,
-                      sandboxed=use_bwrap, warning=None if use_bwrap else NOT_SANDBOXED, duration_s=duration)
+    text = output.text()
+    warning = None if use_bwrap else NOT_SANDBOXED
+    missing = missing_tool(text, proc.returncode, sandboxed=use_bwrap) if not timed_out else None
+    return RunOutcome(exit_code=None if timed_out else proc.returncode, output=text, timed_out=timed_out,
+                      sandboxed=use_bwrap, warning="; ".join(w for w in (missing, warning) if w) or None,
+                      duration_s=duration)
+
+
+def _home(env: Mapping[str, str]) -> Path | None:
+    home = env.get("HOME")
+    if not home or not os.path.isabs(home):
+        return None
+    real = Path(os.path.realpath(home))
+    return real if real != Path("/") and real.is_dir() else None
+
+
+def project_variables(project: ProjectEnv, env: Mapping[str, str], policy: SandboxPolicy) -> dict[str, str]:
+    """The variables that put the project's own environment first: its virtualenv on PATH."""
+    variables: dict[str, str] = {}
+    if project.venv is not None:
+        variables["VIRTUAL_ENV"] = str(project.venv)
+        variables["PATH"] = os.pathsep.join([*project.path_entries(), env.get("PATH", os.defpath)])
+    if not policy.network:
+        variables["CARGO_NET_OFFLINE"] = "true"  # use the crates already downloaded; there is no network
+    else:
+        variables["npm_config_cache"] = "/tmp/npm-cache"  # ~/.npm is read-only: npm ci writes its cache
+    return variables
+
+
+def _remove_mount_points(made: list[Path]) -> None:
+    """Remove the empty folders bubblewrap created in the worktree to mount dependency folders on."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty or already gone: something the command itself put there
+
+
+# The shell's and env's words for a command that is not on PATH.
+_NOT_FOUND = re.compile(r"^(?:\S*sh: (?:\d+: )?(?:line \d+: )?|env: |exec: )'?([\w.+-]+)'?: (?:command )?not found",
+                        re.MULTILINE)
+_INSTALL_HINTS = {"cargo": "set up rustup", "rustc": "set up rustup", "go": "install Go", "node": "install Node.js",
+                  "npm": "install Node.js", "npx": "install Node.js", "mvn": "install Maven", "gradle": "install Gradle",
+                  "java": "install a JDK", "cmake": "install CMake", "ctest": "install CMake", "make": "install make"}
+
+
+def missing_tool(output: str, exit_code: int | None, *, sandboxed: bool) -> str | None:
+    """One line naming the program the command could not find, and what to do about it."""
+    found = _NOT_FOUND.search(output) if exit_code == 127 else None
+    if found is None:
+        return None
+    name = found.group(1)
+    where = "inside the sandbox" if sandboxed else "on PATH"
+    host = shutil.which(name)
+    if sandboxed and host is not None:
+        return f"{name}: not found inside the sandbox (it is {host} on this machine); add its folder to sandbox_mounts"
+    hint = _INSTALL_HINTS.get(name, f"install {name}")
+    return f"{name}: not found {where}; {hint} or add its path to sandbox_mounts"
 
 
 def _pump(proc: subprocess.Popen[bytes], output: CappedOutput, deadline: float) -> bool:

@@ -70,8 +70,12 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
         return ToolResult("No test command is configured and none was detected (no pytest setup found). "
                           "The user can set test_command in .agent.toml.", is_error=True)
     command = " ".join([base, *(shlex.quote(arg) for arg in args.args or [])])
+    setup_failed = ctx.setup.ensure() if ctx.setup is not None else None
+    if setup_failed is not None:
+        return ToolResult(redact(setup_failed.failure_text(ctx.setup.timeout_s)),  # type: ignore[union-attr]
+                          data={"command": None, "exit_code": None, "setup": setup_failed.record(), "ok": False})
     outcome = run_sandboxed(command, ctx.root, timeout_s=ctx.test_timeout_s, mode=ctx.sandbox,
-                            output_cap=max(ctx.output_cap - 1000, 1000))
+                            output_cap=max(ctx.output_cap - 1000, 1000), policy=ctx.sandbox_policy)
     counts = parse_counts(outcome.output)
     if outcome.timed_out:
         status = f"TIMED OUT after {ctx.test_timeout_s:g} s (the whole process group was killed)"

@@ -24,7 +24,8 @@ from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
 from agent.llm.types import ChatRequest
-from agent.recorder import RecordingClient
+from agent.checkout_secrets import checkout_secret_values
+from agent.recorder import RecordingClient, RedactingClient
 from agent.redact import redact_obj
 from agent.report import Report, build_report
 from agent.restore import restore, stopped_at
@@ -53,21 +54,23 @@ AttemptHook = Callable[[ChatRequest, int], None]
 RateLimitHook = Callable[[dict[str, str]], None]
 
 
-def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], owner: RunLock | None = None) -> Journal:
-    """The run's journal, redacting key patterns and, by exact value, every configured API key."""
+def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], checkout_values: tuple[str, ...],
+                  owner: RunLock | None = None) -> Journal:
+    """The run's journal, redacting key patterns and, by exact value, every configured API key and
+    every value of the checkout's secret files."""
     keys = {config.role_settings(role).api_key for role in run_roles(critics)}
-    secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER)
+    secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER) + checkout_values
     return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets), owner=owner)
 
 
 def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook | None = None,
-            on_rate_limit: RateLimitHook | None = None) -> RecordingClient:
+            on_rate_limit: RateLimitHook | None = None, secret_values: tuple[str, ...] = ()) -> RecordingClient:
     # Imported here, the last thing a new session needs: the SDK is the slowest import (~0.5 s),
     # and a batch loads it in the background while its first workspaces are being made.
     from agent.llm.client import LLMClient
 
     inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt)
-    return RecordingClient(inner, journal)
+    return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal)
 
 
 _STAGING = ".starting-"  # a run's first event is written here, then the folder is renamed to the run id
@@ -151,6 +154,7 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     config = load_config(repo_root, flags, os.environ)
     critics = preflight(config, repo_root, no_critics=no_critics)
     where_from = {"origin": origin} if origin else {}
+    secret_values = checkout_secret_values(repo_root, tuple(config.secret_globs))
 
     def start(workspace: GitWorkspace) -> dict[str, Any]:
         return dict(task=task, repo=str(repo_root), branch=workspace.branch, worktree=str(workspace.root),
@@ -162,15 +166,16 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     # refused (a dirty tree for --in-place) leaves no trace.
     workspace, journal = _begin_journal(
         repo_root, lambda run_id: GitWorkspace.planned(checkout, run_id, slugify(task), in_place=in_place), start,
-        lambda path: _open_journal(path, config, critics))
+        lambda path: _open_journal(path, config, critics, secret_values))
     try:
         workspace.make()
     except AgentError:
         journal.close()
         shutil.rmtree(journal.path.parent)  # git refused: leave no trace
         raise
-    client = _client(config, journal, before_attempt, on_rate_limit)
-    return RunSession(workspace.run_id, task, config, workspace, journal, client, critics)
+    client = _client(config, journal, before_attempt, on_rate_limit, secret_values)
+    return RunSession(workspace.run_id, task, config, workspace, journal, client, critics,
+                      secret_values=secret_values)
 
 
 def run_command(task: str, repo: Path, flags: dict[str, Any], *, no_critics: bool, in_place: bool,
@@ -211,15 +216,17 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
                                         remake=not approved)
         # Drop the interrupted step's partial work, and nothing the run did not write.
         restore(workspace, stopped_at(run_id, events, report.head_commit or report.base_commit))
-        journal = _open_journal(path, config, critics, owner)
+        secret_values = checkout_secret_values(repo_root, tuple(config.secret_globs))
+        journal = _open_journal(path, config, critics, secret_values, owner)
     except BaseException:
         owner.release()
         raise
     plan_event = next((e for e in events if e["type"] == "plan"), None)
     plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
     journal.append("run_resumed", approved=sorted(approved))
-    client = _client(config, journal, before_attempt, on_rate_limit)
-    return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved)
+    client = _client(config, journal, before_attempt, on_rate_limit, secret_values)
+    return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved,
+                      secret_values=secret_values)
 
 
 def _resumable(run_id: str, events: list[dict[str, Any]], task: str | None) -> Report:
