@@ -165,7 +165,9 @@ class GitWorkspace:
                 raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) "
                                 f"first (e.g. {dirty[0][3:]}), or run without --in-place")
             return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place")
-        worktree = _worktrees_dir(checkout.root) / run_id
+        # The folder carries the repository's name (build files name targets after their folder: CMake);
+        # the run id is the folder above it.
+        worktree = _worktrees_dir(checkout.root) / run_id / (checkout.root.name or "repo")
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
         return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")
@@ -402,6 +404,9 @@ def undo(repo_root: Path, run_id: str, branch: str, worktree: Path | None = None
         if worktree.exists():  # a leftover directory git no longer knows as a worktree
             shutil.rmtree(worktree)
             done.append(f"removed directory {worktree}")
+        run_folder = worktree.parent
+        if run_folder.name == run_id and _same(run_folder.parent, _worktrees_dir(repo_root)) and run_folder.is_dir():
+            shutil.rmtree(run_folder)  # the run's folder around its worktree: nothing else lives there
     else:
         raise UserError(f"refusing to remove {worktree}: run worktrees live under {_worktrees_dir(repo_root)}")
     if git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):

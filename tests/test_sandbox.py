@@ -70,6 +70,23 @@ def test_scrub_env_drops_credentials_and_keeps_the_rest() -> None:
                               "KEYBOARD": "us", "TOKENIZERS_PARALLELISM": "1"}
 
 
+SECRET_VARIABLES = {"DB_PASS": "hunter22", "MYSQL_PWD": "pw", "CI_JOB_JWT": "x", "CI_JOB_JWT_V2": "x",
+                    "DOCKER_AUTH_CONFIG": "{}", "SENTRY_DSN": "https://k@o1.sentry.io/1", "DATABASE_URL": "postgres://db/x",
+                    "REDIS_URL": "redis://h", "PGPASSWORD": "p", "npm_config__authToken": "t", "NPM_TOKEN": "t",
+                    "HTTP_AUTHORIZATION": "Basic x", "GPG_PASSPHRASE": "p", "MONGO_CONNECTION_STRING": "m",
+                    "XDG_RUNTIME_DIR": "/run/user/0", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/bus",
+                    "DOCKER_HOST": "unix:///var/run/docker.sock", "ANY_NAME": "mysql://root:rootpw@db/app",
+                    "BUILD_ID_TOKEN": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"}
+KEPT_VARIABLES = {"PWD": "/src", "OLDPWD": "/", "GIT_AUTHOR_NAME": "A", "PASSAGE": "x", "KEYBOARD": "us",
+                  "HTTP_PROXY": "http://proxy:3128", "PYTHONPATH": "/src", "COMPASS_MODE": "on"}
+
+
+def test_scrub_env_drops_what_a_user_calls_a_secret_and_keeps_what_is_allowed() -> None:
+    env = {**SECRET_VARIABLES, **KEPT_VARIABLES}
+    assert scrub_env(env) == KEPT_VARIABLES
+    assert scrub_env(env, allow=["DB_PASS"]) == {**KEPT_VARIABLES, "DB_PASS": "hunter22"}
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_child_environment_carries_no_keys(tmp_path: Path, mode: SandboxMode,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

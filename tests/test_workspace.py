@@ -63,7 +63,8 @@ def test_create_makes_a_branch_and_a_worktree_from_head(calc_repo: Path):
     ws = GitWorkspace.create(calc_repo, "20261126-073400-a1b2", "Fix the median bug")
 
     assert ws.branch == "agent/fix-the-median-bug-20261126-073400-a1b2"
-    assert ws.root == calc_repo / ".agent" / "worktrees" / "20261126-073400-a1b2"
+    # The folder carries the repository's name, as build files that name targets after it expect.
+    assert ws.root == calc_repo / ".agent" / "worktrees" / "20261126-073400-a1b2" / calc_repo.name
     assert ws.base_commit == ws.head() == git(calc_repo, "rev-parse", "HEAD").strip()
     assert git(ws.root, "rev-parse", "--abbrev-ref", "HEAD").strip() == ws.branch
     assert (ws.root / "calc" / "stats.py").read_text() == (calc_repo / "calc" / "stats.py").read_text()
@@ -244,7 +245,8 @@ def test_undo_removes_the_branch_and_the_worktree(calc_repo: Path):
     done = ws.remove()
 
     assert done == [f"removed worktree {ws.root}", f"deleted branch {ws.branch}"]
-    assert not ws.root.exists()
+    assert not ws.root.exists() and not ws.root.parent.exists()  # nor the run's folder around it
+    assert (calc_repo / ".agent" / "worktrees").is_dir()
     assert git(calc_repo, "branch", "--list", "agent/*") == ""
     assert git(calc_repo, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert undo(calc_repo, ws.run_id, ws.branch, ws.root) == []  # repeating it is harmless
