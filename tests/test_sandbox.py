@@ -251,3 +251,17 @@ def test_linked_worktree_git_file_and_main_repo_are_read_only(worktree: Path, tm
 def test_python_toolchain_still_runs_inside(worktree: Path) -> None:
     outcome = run(f"{PY} -c \"import pydantic, tools.registry; print('ok')\"", worktree, "bwrap")
     assert outcome.output.strip() == "ok", outcome.output
+
+
+def test_the_projects_virtualenv_runs_pytest_when_it_has_pytest(tmp_path: Path) -> None:
+    from tools.testrun import detect_test_command
+
+    repo = make_repo(tmp_path / "project")
+    (repo / "tests").mkdir()
+    assert detect_test_command(repo) == f"{shlex.quote(sys.executable)} -m pytest -q"
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    (repo / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    assert detect_test_command(repo) == f"{shlex.quote(sys.executable)} -m pytest -q"  # no pytest there
+    (repo / ".venv" / "lib" / "python3.11" / "site-packages" / "pytest").mkdir(parents=True)
+    assert detect_test_command(repo) == f"{repo / '.venv' / 'bin' / 'python'} -m pytest -q"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from agent.redact import redact
+from tools.project_env import project_python
 from tools.registry import ToolArgs, ToolContext, ToolResult
 from tools.sandbox import run_sandboxed
 
@@ -29,8 +31,10 @@ class RunTestsArgs(ToolArgs):
 
 
 def detect_test_command(root: Path) -> str | None:
-    """`python -m pytest -q` (this interpreter) when the project looks like it uses pytest, else None."""
-    pytest_cmd = f"{shlex.quote(sys.executable)} -m pytest -q"
+    """`python -m pytest -q` when the project looks like it uses pytest, else None; the python is the
+    project virtualenv's when pytest is installed there, else this interpreter."""
+    python = project_python(root, Path(os.environ["HOME"]) if os.environ.get("HOME") else None) or sys.executable
+    pytest_cmd = f"{shlex.quote(str(python))} -m pytest -q"
     if (root / "tests").is_dir() or (root / "pytest.ini").is_file() or (root / "conftest.py").is_file():
         return pytest_cmd
     if _has_section(root / "setup.cfg", "[tool:pytest]") or _has_section(root / "tox.ini", "[pytest]"):
