@@ -78,6 +78,12 @@ def _worktrees_dir(repo_root: Path) -> Path:
     return repo_root / AGENT_DIR / "worktrees"
 
 
+def run_worktree(repo_root: Path, run_id: str) -> Path:
+    """Where run `run_id` checks out its branch: `.agent/worktrees/<id>/<repository name>`. The folder
+    carries the repository's name because build files name targets after their folder (CMake)."""
+    return _worktrees_dir(repo_root) / run_id / (repo_root.name or "repo")
+
+
 @contextmanager
 def _worktree_lock(repo_root: Path) -> Iterator[None]:
     """Held while git adds, prunes or removes a worktree of this repository.
@@ -165,9 +171,7 @@ class GitWorkspace:
                 raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) "
                                 f"first (e.g. {dirty[0][3:]}), or run without --in-place")
             return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place")
-        # The folder carries the repository's name (build files name targets after their folder: CMake);
-        # the run id is the folder above it.
-        worktree = _worktrees_dir(checkout.root) / run_id / (checkout.root.name or "repo")
+        worktree = run_worktree(checkout.root, run_id)
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
         return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")

@@ -20,7 +20,7 @@ from agent.gitrepo import git, locate, run_git
 from agent.journal import run_dir
 from agent.report import Report, build_report
 from agent.summary import write_report
-from agent.workspace import GitWorkspace, ensure_excluded, is_run_id
+from agent.workspace import GitWorkspace, ensure_excluded, is_run_id, run_worktree
 
 SCRATCH_PREFIX = "agent-ray-"
 
@@ -124,7 +124,7 @@ def import_run(repo: Path, record: RunRecord) -> Report:
     checkout = locate(repo)
     ensure_excluded(checkout)
     folder = run_dir(checkout.root, record.run_id)
-    worktree = checkout.root / ".agent" / "worktrees" / record.run_id
+    worktree = run_worktree(checkout.root, record.run_id)
     if record.bundle is not None:
         with tempfile.TemporaryDirectory(prefix="agent-bundle-") as tmp:
             bundle = Path(tmp) / "run.bundle"
