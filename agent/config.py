@@ -19,31 +19,17 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 from agent.config_sources import (FileLayer, Source, did_you_mean, flag_name, normalise_flags, one_line,
                                   read_env_layer, read_file_layer, refuse_file_keys)
 from agent.errors import ConfigError, UserError
-from agent.llm.types import Provider, RoleSettings
+from agent.llm.profiles import (DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GLM_CONTEXT_TOKENS,
+                                GLM_MAX_COMPLETION_TOKENS as MAX_COMPLETION_TOKENS, profile_for)
+from agent.llm.types import Carrier, Provider, RequestLimits, RoleSettings
 from tools.paths import DEFAULT_SECRET_GLOBS
 
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
-DEFAULT_BASE_URLS: dict[Provider, str] = {
-    "cerebras": "https://api.cerebras.ai/v1",
-    "zai": "https://api.z.ai/api/paas/v4",
-    "openrouter": "https://openrouter.ai/api/v1",
-    "openai": "https://api.openai.com/v1",
-    "vllm": "http://localhost:8000/v1",
-}
-# Where each provider's key is looked up, first found wins. A provider's own variable comes before
-# OPENAI_API_KEY so that an OpenAI key is never sent to another company's endpoint by accident.
-KEY_ENV_VARS: dict[Provider, tuple[str, ...]] = {
-    "cerebras": ("CEREBRAS_API_KEY",),
-    "zai": ("AGENT_API_KEY", "ZAI_API_KEY", "OPENAI_API_KEY"),
-    "openrouter": ("AGENT_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_KEY"),
-    "openai": ("AGENT_API_KEY", "OPENAI_API_KEY"),
-    "vllm": ("AGENT_API_KEY", "OPENAI_API_KEY"),
-}
+# Provider facts come from the profiles, their one home; these views are for validation and messages.
+DEFAULT_BASE_URLS: dict[Provider, str] = {p: profile_for(p).default_base_url for p in PROVIDERS}
+KEY_ENV_VARS: dict[Provider, tuple[str, ...]] = {p: profile_for(p).key_env for p in PROVIDERS}
 DEFAULT_MODEL = "zai-glm-4.7"
-DEFAULT_TEMPERATURE = 1.0
-DEFAULT_TOP_P = 0.95
 DEFAULT_CRITICS: tuple[str, ...] = ("reviewer", "qa", "security", "performance")
-MAX_COMPLETION_TOKENS = 40_000
 ROLE_BUDGETS: dict[str, int] = {"planner": 8192, "executor": 16384}
 CRITIC_BUDGET, CRITIC_REASONING_BUDGET = 4096, 12288
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -78,6 +64,8 @@ class RoleConfig(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
+    # How earlier reasoning goes back, for a proxy that differs from its provider's profile.
+    reasoning_carrier: Carrier | None = None
 
     @model_validator(mode="after")
     def _one_not_both(self) -> "RoleConfig":
@@ -102,7 +90,13 @@ class AgentConfig(BaseModel):
     max_tool_calls: int = Field(40, ge=1, le=1000)
     test_cmd: str | None = None  # None: detected from the project later
     test_timeout_s: float = Field(300.0, gt=0)
-    context_budget: int = Field(131_072, ge=4096)
+    context_budget: int = Field(GLM_CONTEXT_TOKENS, ge=4096)
+    # Deadlines of one model request (SPEC §3 faults): each is retried like a dropped connection.
+    connect_timeout_s: float = Field(RequestLimits.connect_s, gt=0)
+    first_token_timeout_s: float = Field(RequestLimits.first_token_s, gt=0)
+    idle_timeout_s: float = Field(RequestLimits.idle_s, gt=0)
+    min_tokens_per_s: float = Field(RequestLimits.min_tokens_per_s, gt=0)
+    request_attempts: int = Field(RequestLimits.attempts, ge=1, le=20)
     sandbox: Literal["auto", "bwrap", "none"] = "auto"
     # Variables a test suite genuinely needs although their names look secret (see README, Safety).
     sandbox_env_allow: list[str] = Field(default_factory=list)
@@ -204,9 +198,16 @@ class AgentConfig(BaseModel):
             temperature, top_p = self.temperature, self.top_p
         return RoleSettings(
             model=section.model or self.model, base_url=base_url, api_key=self._key_for(provider, base_url),
-            provider=provider, reasoning=reasoning, max_completion_tokens=min(budget, MAX_COMPLETION_TOKENS),
-            temperature=temperature, top_p=top_p,
+            provider=provider, reasoning=reasoning,
+            max_completion_tokens=min(budget, profile_for(provider).max_completion_tokens),
+            temperature=temperature, top_p=top_p, carrier=section.reasoning_carrier, limits=self.request_limits(),
         )
+
+    def request_limits(self) -> RequestLimits:
+        """The deadlines and attempts of every model request."""
+        return RequestLimits(connect_s=self.connect_timeout_s, first_token_s=self.first_token_timeout_s,
+                             idle_s=self.idle_timeout_s, min_tokens_per_s=self.min_tokens_per_s,
+                             attempts=self.request_attempts)
 
     def require_key(self, role: str) -> RoleSettings:
         """`role_settings(role)`, or a UserError naming the variable to set when the key is missing."""
@@ -243,6 +244,7 @@ class AgentConfig(BaseModel):
                 "model": settings.model, "provider": settings.provider, "base_url": settings.base_url,
                 "reasoning": settings.reasoning, "max_completion_tokens": settings.max_completion_tokens,
                 "temperature": settings.temperature, "top_p": settings.top_p,
+                "reasoning_carrier": settings.carrier or profile_for(settings.provider).carrier,
                 "api_key": self._key_presence(settings.provider, settings.base_url),
             }
         view["api_keys"] = {p: {"present": self.key_status(p) is not None, "env": self.key_status(p)}

@@ -61,7 +61,6 @@ TestRunner = Callable[[ToolCall], str]  # runs the qa critic's run_tests call, r
 class Gate:
     client: ModelClient
     critics: list[Critic]
-    structured: bool
     run_tests_schema: dict[str, Any] | None = None
     run_tests: TestRunner | None = None
     on_verdict: Callable[[str, Verdict], None] | None = None
@@ -128,8 +127,9 @@ class Gate:
         return self.run_tests(call)
 
     def _response_format(self, tools: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-        # A strict schema would forbid the tool call the qa critic may make first.
-        if not self.structured or tools:
+        # A strict schema would forbid the tool call the qa critic may make first. Whether the
+        # critic's own provider enforces one is its profile's business (the client drops it if not).
+        if tools:
             return None
         return strict_json_format("verdict", verdict_json_schema())
 

@@ -52,17 +52,15 @@ def parse_plan(text: str, max_steps: int) -> Plan:
     return plan
 
 
-def make_plan(client: ModelClient, task: str, repo_view: str, *, max_steps: int, structured: bool,
+def make_plan(client: ModelClient, task: str, repo_view: str, *, max_steps: int,
               callbacks: StreamCallbacks | None = None) -> Plan:
     """Ask the planner; one repair request on an invalid answer, then ModelAPIError."""
     messages: list[Message] = [
         {"role": "system", "content": render_prompt("planner", max_steps=max_steps)},
         {"role": "user", "content": render_prompt("planner_user", task=task, repo_view=repo_view)},
     ]
-    response_format = (
-        strict_json_format("plan", plan_json_schema())
-        if structured else None
-    )
+    # Sent only where the planner's own provider enforces strict schemas (its profile says).
+    response_format = strict_json_format("plan", plan_json_schema())
     for _ in range(2):  # the first answer, then one repair request
         completion = client.complete(
             ChatRequest(role="planner", messages=messages, response_format=response_format, step="plan"),

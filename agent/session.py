@@ -30,7 +30,6 @@ from tools.setup import ProjectSetup, SetupResult
 from tools.testrun import detect_test_command
 from tools.trim import trim_middle
 
-STRUCTURED_OUTPUT_PROVIDERS = frozenset({"cerebras", "openai", "vllm"})
 CRITIC_DIFF_CHARS = 120_000
 TOOL_RESULT_JOURNAL_CHARS = 4_000
 
@@ -101,10 +100,6 @@ class RunSession:
     # The whole test suite's result on the tree the last gate judged (None when that gate saw none).
     _judged_tests: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
-    @property
-    def structured(self) -> bool:
-        return self.config.role_settings("planner").provider in STRUCTURED_OUTPUT_PROVIDERS
-
     def tool_context(self) -> ToolContext:
         policy = SandboxPolicy(env_allow=tuple(self.config.sandbox_env_allow), mounts=tuple(self.config.sandbox_mounts))
         return ToolContext(root=self.workspace.root, secret_globs=tuple(self.config.secret_globs),
@@ -129,7 +124,7 @@ class RunSession:
     def make_plan(self) -> Plan:
         self._planned_view = repo_view(self.workspace.root)
         plan = make_plan(self.client, self.task, self._planned_view, max_steps=self.config.max_steps,
-                         structured=self.structured, callbacks=self.hooks.planner)
+                         callbacks=self.hooks.planner)
         self.journal.append("plan", steps=[s.model_dump() for s in plan.steps])
         self.plan = plan
         return plan
@@ -178,7 +173,7 @@ class RunSession:
             diff=trim_middle(redact(self.workspace.diff(staged=self.judged_index)), CRITIC_DIFF_CHARS),
             tests=trim_middle(redact(tests_text), 20_000),
         )
-        gate = Gate(self.client, self.critics, self.structured, run_tests_schema=tool_schemas(["run_tests"])[0],
+        gate = Gate(self.client, self.critics, run_tests_schema=tool_schemas(["run_tests"])[0],
                     run_tests=lambda call: self._critic_tests(call, step_id), on_verdict=self.hooks.on_verdict)
         return gate.judge(review, step_id)
 

@@ -5,6 +5,10 @@
 2. Gate time divided by the slowest critic, with every critic delayed 300 ms (target: at most 1.2).
 3. Prefix reuse: share of executor request bytes that repeat the previous request of the same
    step, byte for byte (target: at least 0.95).
+4. Model-view prefix stability: share of executor requests whose model view (the prompt GLM 4.7
+   is given, as the scripted server derives it) starts with the previous request's view plus that
+   turn's answer, its reasoning included (target: all of them); and the bytes of earlier reasoning
+   the model sees again per request.
 
 Usage: python bench/run_overhead.py [--runs N]
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -28,6 +33,8 @@ from agent.testing.server import RecordedRequest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "agent" / "testing" / "scripts" / "demo.json"
 CRITICS = ("reviewer", "qa", "security", "performance")
+GENERATION = "<|assistant|><think>"  # the view's last words: the model's turn to answer
+THOUGHT = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
 def one_run(script: Script) -> tuple[list[dict], list[RecordedRequest], float]:
@@ -99,6 +106,28 @@ def prefix_reuse(requests: list[RecordedRequest]) -> tuple[float, float]:
     return (repeated / total if total else 0.0), (whole / pairs if pairs else 0.0)
 
 
+def view_stability(events: list[dict], requests: list[RecordedRequest]) -> tuple[int, int, list[int]]:
+    """(requests whose view extends the previous one by exactly that turn's answer, requests compared,
+    bytes of earlier reasoning in each executor request's view)."""
+    answers = [e for e in events if e["type"] == "model_call" and e["role"] == "executor"]
+    calls = [r for r in requests if r.role == "executor"]
+    extended = compared = 0
+    replayed: list[int] = []
+    previous: dict[str, tuple[str, dict]] = {}
+    for request, answer in zip(calls, answers):
+        view = request.model_view or ""
+        replayed.append(sum(len(t.encode()) for t in THOUGHT.findall(view.removesuffix(GENERATION))))
+        step = request.body["messages"][1]["content"]
+        if step in previous:
+            before, said = previous[step]
+            base = before.removesuffix(GENERATION)
+            thought = f"<think>{said['reasoning'].strip()}</think>" if said.get("reasoning") else "</think>"
+            compared += 1
+            extended += view.startswith(base + "<|assistant|>" + thought + (said.get("content") or "").strip())
+        previous[step] = (view, answer)
+    return extended, compared, replayed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -106,12 +135,16 @@ def main() -> None:
     overhead: list[float] = []
     reuse: list[float] = []
     whole: list[float] = []
+    extended = compared = 0
+    replayed: list[int] = []
     for _ in range(runs):
         events, requests, offset = one_run(Script.load(SCRIPT))
         overhead += harness_ms(events, requests, offset)
         share, complete = prefix_reuse(requests)
         reuse.append(share)
         whole.append(complete)
+        stable, pairs, sizes = view_stability(events, requests)
+        extended, compared, replayed = extended + stable, compared + pairs, replayed + sizes
     slow = Script.load(SCRIPT)
     slow.defaults = {k: v.model_copy(update={"delay_s": 0.3}) for k, v in slow.defaults.items()}
     slow.turns["qa"] = [t.model_copy(update={"delay_s": 0.3}) for t in slow.turns["qa"]]
@@ -122,6 +155,10 @@ def main() -> None:
     print(f"gate time / slowest critic (300 ms each): {', '.join(f'{r:.2f}' for r in ratios)} (target: <= 1.2)")
     print(f"executor prefix reuse: {statistics.mean(reuse):.3f} of request bytes repeat the previous request "
           f"(target: >= 0.95); {statistics.mean(whole):.0%} of requests repeat the whole previous request")
+    print(f"model-view prefix stability: {extended}/{compared} executor requests ({extended / max(compared, 1):.0%}) "
+          f"show the previous request's view plus that turn's answer and reasoning (target: all)")
+    print(f"reasoning replayed per executor request: mean {statistics.mean(replayed):.0f} bytes, "
+          f"max {max(replayed)} bytes, over {len(replayed)} requests (what the model sees again of its thinking)")
 
 
 if __name__ == "__main__":

@@ -120,3 +120,15 @@ def test_doctor_refuses_the_critic_that_run_refuses(cli, tmp_repo: Path) -> None
     line = next(line for line in doctor.stdout.splitlines() if line.lstrip().startswith("fail"))
     assert line.split()[:2] == ["fail", "critics"] and line.endswith(refusal)
     assert doctor.stdout.strip().endswith("doctor: 1 problem(s): critics")
+
+
+def test_roles_show_how_reasoning_goes_back_and_is_switched_off(cli, tmp_repo: Path) -> None:
+    (tmp_repo / ".agent.toml").write_text('[roles.planner]\nprovider = "zai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                                          '[roles.security]\nreasoning_carrier = "reasoning_content"\n')
+    result = cli("doctor", "--repo", str(tmp_repo), env={"COLUMNS": "400"})
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()[:1] in
+            (["planner"], ["executor"], ["security"])}
+    assert '<think>…</think> in content' in rows["executor"]
+    assert 'reasoning_effort: "none", then disable_reasoning: true' in rows["executor"]
+    assert "reasoning_content" in rows["planner"] and 'thinking: {type: "disabled"}' in rows["planner"]
+    assert "reasoning_content" in rows["security"] and "<think>" not in rows["security"]  # the role's override

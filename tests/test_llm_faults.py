@@ -9,7 +9,7 @@ import pytest
 
 from agent.errors import AuthError, ContextLengthError, ModelAPIError
 from agent.llm.client import LLMClient
-from agent.llm.retry import RetryPolicy
+from agent.llm.retry import RetryPolicy, StreamError, classify
 from agent.llm.types import ChatRequest, RoleSettings, StreamCallbacks
 from agent.testing import ErrorSpec, Script, ScriptedServer, Turn
 
@@ -165,16 +165,16 @@ def test_401_is_an_auth_error_naming_the_endpoint_not_the_key(server: ScriptedSe
     assert statuses(server) == [401]
 
 
-def test_refused_disable_reasoning_falls_back_to_reasoning_effort(server: ScriptedServer, client: LLMClient) -> None:
+def test_a_refused_reasoning_effort_falls_back_to_disable_reasoning(server: ScriptedServer, client: LLMClient) -> None:
     refusal = ErrorSpec(status=422, message="Unsupported parameter", type="invalid_request_error",
-                        param="disable_reasoning")
+                        param="reasoning_effort")
     server.push("executor", Turn(error=refusal), Turn(content="ok"), Turn(content="again"))
     off = ChatRequest(role="executor", messages=HELLO, reasoning=False)
     assert client.complete(off).content == "ok"
     assert client.complete(off).content == "again"  # the endpoint is remembered: no second refusal
     bodies = [r.body for r in server.requests_for("executor")]
-    assert bodies[0].get("disable_reasoning") is True
-    assert [(b.get("reasoning_effort"), "disable_reasoning" in b) for b in bodies[1:]] == [("none", False)] * 2
+    assert bodies[0].get("reasoning_effort") == "none"
+    assert [(b.get("disable_reasoning"), "reasoning_effort" in b) for b in bodies[1:]] == [(True, False)] * 2
 
 
 def test_other_4xx_is_a_model_api_error_with_the_servers_message(server: ScriptedServer, client: LLMClient) -> None:
@@ -204,3 +204,23 @@ def test_the_async_path_retries_with_the_injected_sleep(server: ScriptedServer, 
 
     assert asyncio.run(ask()) == "ok"
     assert sleeps.waits == [1.5]
+
+
+def error_chunks(status: int, type_: str) -> list[dict]:
+    """One in-stream error in Cerebras' ErrorChunkResponse shape (status beside `error`) and the older one."""
+    error = {"message": "bad schema", "type": type_, "param": None, "code": None}
+    return [{"error": error, "status_code": status}, {"error": {**error, "status_code": status}}]
+
+
+def test_an_error_chunk_is_read_alike_in_either_shape() -> None:
+    official, nested = (classify(StreamError(chunk)) for chunk in error_chunks(400, "invalid_request_error"))
+    assert official == nested and (official.kind, official.status, official.message) == ("fatal", 400, "bad schema")
+    assert {classify(StreamError(chunk)).kind for chunk in error_chunks(503, "server_error")} == {"retry"}
+
+
+def test_an_in_stream_client_error_is_not_retried(server: ScriptedServer, client: LLMClient, sleeps: Recorder) -> None:
+    server.push("executor", Turn(content="par", error=ErrorSpec(status=422, message="tools[0]: invalid schema",
+                                                               type="invalid_request_error", in_stream=True)))
+    with pytest.raises(ModelAPIError, match=r"HTTP 422.*tools\[0\]: invalid schema"):
+        client.complete(ASK)
+    assert statuses(server) == [200] and sleeps.waits == []

@@ -116,13 +116,15 @@ def test_openrouter_reasoning_details_are_merged_into_extras() -> None:
 
 
 @pytest.mark.parametrize("provider, reasoning, preserve, expected", [
-    ("cerebras", False, False, {"disable_reasoning": True}),
+    ("cerebras", False, False, {"reasoning_effort": "none"}),
+    ("cerebras", False, True, {"reasoning_effort": "none", "clear_thinking": False}),
     ("cerebras", True, True, {"clear_thinking": False}),
     ("cerebras", True, False, {}),
     ("zai", False, False, {"thinking": {"type": "disabled"}}),
     ("zai", True, True, {"thinking": {"type": "enabled", "clear_thinking": False}}),
     ("vllm", False, False, {"chat_template_kwargs": {"enable_thinking": False}}),
     ("vllm", True, True, {"chat_template_kwargs": {"clear_thinking": False}}),
+    ("vllm", False, True, {"chat_template_kwargs": {"clear_thinking": False, "enable_thinking": False}}),
     ("openrouter", False, False, {"reasoning": {"enabled": False}}),
     ("openrouter", True, True, {}),
     ("openai", False, True, {}),
@@ -131,12 +133,12 @@ def test_profile_request_keys(provider: str, reasoning: bool, preserve: bool, ex
     assert profile_for(provider).extra_body(reasoning=reasoning, preserve=preserve) == expected
 
 
-def test_cerebras_fallback_switches_to_reasoning_effort_none() -> None:
+def test_cerebras_falls_back_to_the_older_disable_reasoning_switch() -> None:
     cerebras = profile_for("cerebras")
-    assert cerebras.reasoning_off_fallback({"disable_reasoning": True, "clear_thinking": False}) == \
-        {"reasoning_effort": "none", "clear_thinking": False}
-    assert cerebras.reasoning_off_fallback({"clear_thinking": False}) is None
-    assert profile_for("zai").reasoning_off_fallback({"thinking": {"type": "disabled"}}) is None
+    assert cerebras.extra_body(reasoning=False, preserve=True, switch=1) == \
+        {"clear_thinking": False, "disable_reasoning": True}
+    assert cerebras.describe_off() == 'reasoning_effort: "none", then disable_reasoning: true'
+    assert len(profile_for("zai").off_switches) == 1 and profile_for("openai").off_switches == ()
 
 
 def test_assistant_messages_are_deterministic_and_provider_shaped() -> None:
@@ -145,10 +147,15 @@ def test_assistant_messages_are_deterministic_and_provider_shaped() -> None:
                             extras={"reasoning_details": [{"type": "reasoning.text", "text": "because"}]})
     fields = {name: [k for k in profile.assistant_message(completion) if k not in ("role", "content", "tool_calls")]
               for name, profile in PROFILES.items()}
-    assert fields == {"cerebras": ["reasoning"], "zai": ["reasoning_content"], "vllm": ["reasoning_content"],
+    assert fields == {"cerebras": [], "zai": ["reasoning_content"], "vllm": ["reasoning_content"],
                       "sglang": ["reasoning_content"], "openrouter": ["reasoning_details"], "openai": []}
     message = profile_for("cerebras").assistant_message(completion)
-    assert list(message) == ["role", "content", "reasoning", "tool_calls"]
+    assert list(message) == ["role", "content", "tool_calls"]
+    assert message["content"] == "<think>because</think>done"  # Cerebras' reasoning guide: GLM's raw format
+    silent = Completion(content="done", reasoning=None, finish_reason="stop", usage=Usage(), tool_calls=[])
+    assert profile_for("cerebras").assistant_message(silent)["content"] == "done"
+    override = profile_for("cerebras").assistant_message(completion, "reasoning_content")
+    assert override["content"] == "done" and override["reasoning_content"] == "because"
     same = [json.dumps(profile_for("zai").assistant_message(completion)) for _ in range(3)]
     assert len(set(same)) == 1
     with pytest.raises(KeyError, match="known: cerebras"):

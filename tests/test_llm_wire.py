@@ -39,7 +39,7 @@ def sent(server: ScriptedServer, role: str = "executor") -> dict:
 
 
 @pytest.mark.parametrize("provider, off, preserve", [
-    ("cerebras", {"disable_reasoning": True}, {"clear_thinking": False}),
+    ("cerebras", {"reasoning_effort": "none"}, {"clear_thinking": False}),
     ("zai", {"thinking": {"type": "disabled"}}, {"thinking": {"type": "enabled", "clear_thinking": False}}),
     ("vllm", {"chat_template_kwargs": {"enable_thinking": False}}, {"chat_template_kwargs": {"clear_thinking": False}}),
     ("openrouter", {"reasoning": {"enabled": False}}, {}),
@@ -70,10 +70,12 @@ def test_sampling_and_budget_follow_the_settings_with_a_hard_cap(server: Scripte
     assert server.requests_for("qa")[0].headers["x-agent-role"] == "qa"
 
 
-@pytest.mark.parametrize("provider, field", [("cerebras", "reasoning"), ("zai", "reasoning_content"),
-                                             ("vllm", "reasoning_content")])
-def test_reasoning_streams_to_callbacks_and_goes_back_in_the_providers_field(
-        server: ScriptedServer, provider: str, field: str) -> None:
+@pytest.mark.parametrize("provider, sent_back", [
+    ("cerebras", {"content": "<think>first I read the file</think>Reading."}),
+    ("zai", {"content": "Reading.", "reasoning_content": "first I read the file"}),
+    ("vllm", {"content": "Reading.", "reasoning_content": "first I read the file"})])
+def test_reasoning_streams_to_callbacks_and_goes_back_by_the_providers_carrier(
+        server: ScriptedServer, provider: str, sent_back: dict) -> None:
     wire_field = "reasoning" if provider == "cerebras" else "reasoning_content"
     server.push("executor", Turn(reasoning="first I read the file", content="Reading.",
                                  reasoning_field=wire_field),  # type: ignore[arg-type]
@@ -84,7 +86,7 @@ def test_reasoning_streams_to_callbacks_and_goes_back_in_the_providers_field(
         history = [*HELLO, llm.assistant_message("executor", first), {"role": "user", "content": "go on"}]
         llm.complete(ChatRequest(role="executor", messages=history, preserve_thinking=True))
     assert len(pieces) > 1 and "".join(pieces) == "first I read the file"
-    assert sent(server)["messages"][1] == {"role": "assistant", "content": "Reading.", field: "first I read the file"}
+    assert sent(server)["messages"][1] == {"role": "assistant", **sent_back}
 
 
 @pytest.mark.parametrize("style", ["whole", "pieces"])
@@ -114,7 +116,7 @@ def test_assistant_message_with_tool_calls_is_byte_stable(server: ScriptedServer
     server.push("executor", Turn(reasoning="r", tool_calls=[ToolCallSpec(name="list_files", id="call_9")]))
     completion = client.complete(ChatRequest(role="executor", messages=HELLO))
     texts = {json.dumps(client.assistant_message("executor", completion)) for _ in range(3)}
-    assert texts == {'{"role": "assistant", "content": "", "reasoning": "r", "tool_calls": [{"id": "call_9", '
+    assert texts == {'{"role": "assistant", "content": "<think>r</think>", "tool_calls": [{"id": "call_9", '
                      '"type": "function", "function": {"name": "list_files", "arguments": "{}"}}]}'}
 
 

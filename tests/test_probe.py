@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import socket
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,13 +24,10 @@ CHECKS = ["reasoning on", "streamed reasoning", "reasoning off", "tool call roun
 def breaking(check: str):
     """The built-in scripted model, except that it gets one check wrong."""
 
-    def respond(body: dict[str, Any], role: str) -> Turn:
+    def respond(view: str, body: dict[str, Any]) -> Turn:
         if check == "structured output" and body.get("response_format"):
             return Turn(content="Paris is in France.")
-        turn = probe_responder(body, role)
-        if check == "reasoning off" and body.get("disable_reasoning") and turn.content == "391":
-            return turn.model_copy(update={"reasoning": "I thought anyway."})
-        return turn
+        return probe_responder(view, body)
 
     return respond
 
@@ -38,6 +36,20 @@ def breaking(check: str):
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer(Script()) as srv:
         yield srv
+
+
+def settings_for(server: ScriptedServer, provider: str = "cerebras", **changes: Any) -> RoleSettings:
+    return RoleSettings(model="zai-glm-4.7", base_url=server.base_url, api_key="k", provider=provider,  # type: ignore[arg-type]
+                        reasoning=True, max_completion_tokens=8000, temperature=None, top_p=None, **changes)
+
+
+def probe(script: Script, provider: str = "cerebras", long_context: int = 0, **changes: Any) -> dict[str, tuple[str, str]]:
+    with ScriptedServer(script) as server:
+        server.set_view_responder("executor", probe_responder)
+        with LLMClient(lambda role: settings_for(server, provider, **changes)) as client:
+            results = Probe(client, long_context=long_context).run()
+    assert [r.name for r in results] == CHECKS
+    return {r.name: (r.outcome, r.detail) for r in results}
 
 
 def test_scripted_probe_passes_every_check(cli) -> None:
@@ -51,32 +63,58 @@ def test_scripted_probe_passes_every_check(cli) -> None:
 
 def test_probe_fails_when_the_endpoint_breaks_a_check(server: ScriptedServer, tmp_repo: Path,
                                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    server.set_responder("executor", breaking("structured output"))
+    server.set_view_responder("executor", breaking("structured output"))
     monkeypatch.setenv("CEREBRAS_API_KEY", "test-key")
     monkeypatch.setenv("COLUMNS", "160")
     assert probe_command({"base_url": server.base_url}, tmp_repo, long_context=0, scripted=False) == 1
     out = capsys.readouterr().out
-    assert "6/7 checks passed; failed: structured output" in out
-    assert "skipped" in out and "scripted" not in out  # --long-context 0, a real endpoint
+    # A skipped check is shown as skipped, never counted as passed.
+    assert "5/7 checks passed; skipped: long context; failed: structured output" in out
+    assert "scripted" not in out
     bodies = [r.body for r in server.requests_for("executor")]
     strict = [b["response_format"] for b in bodies if "response_format" in b]
     assert strict[0]["type"] == "json_schema" and strict[0]["json_schema"]["strict"] is True
     assert strict[0]["json_schema"]["schema"]["additionalProperties"] is False
 
 
-def test_probe_results_name_the_broken_check(server: ScriptedServer) -> None:
-    server.set_responder("executor", breaking("reasoning off"))
-    settings = RoleSettings(model="zai-glm-4.7", base_url=server.base_url, api_key="k", provider="cerebras",
-                            reasoning=True, max_completion_tokens=8000, temperature=None, top_p=None)
-    with LLMClient(lambda role: settings) as client:
-        results = Probe(client, long_context=500).run()
-    assert [r.name for r in results] == CHECKS
-    assert {r.name: r.outcome for r in results if r.outcome != "pass"} == {"reasoning off": "fail"}
-    bodies = [r.body for r in server.requests_for("executor")]
-    follow_up = next(b for b in bodies if len(b["messages"]) == 4 and b["messages"][-1]["role"] == "user")
-    assert follow_up["messages"][2]["reasoning"] and follow_up["clear_thinking"] is False
-    tool_turn = next(b for b in bodies if b["messages"][-1]["role"] == "tool")
-    assert json.loads(tool_turn["messages"][-2]["tool_calls"][0]["function"]["arguments"]) == {"name": "probe"}
+@pytest.mark.parametrize("provider", ["cerebras", "zai", "vllm"])
+def test_preserved_thinking_passes_only_when_the_model_sees_its_earlier_reasoning(provider: str) -> None:
+    faithful = probe(Script(provider=provider), provider)  # type: ignore[arg-type]
+    assert faithful["preserved thinking"][0] == "pass"
+    assert all(outcome != "fail" for outcome, _ in faithful.values())
+    dropping = probe(Script(provider=provider, ignored_keys=["clear_thinking", "thinking", "chat_template_kwargs"]),  # type: ignore[arg-type]
+                     provider)
+    assert dropping["preserved thinking"][0] == "fail"
+
+
+def test_preserved_thinking_names_the_carrier_that_works() -> None:
+    # Cerebras drops reasoning_details: with a role's carrier set wrongly, the earlier reasoning never
+    # reaches the prompt, and the probe says which carrier does.
+    results = probe(Script(), "cerebras", carrier="reasoning_details")
+    outcome, detail = results["preserved thinking"]
+    assert outcome == "fail" and 'reasoning_carrier = "think_in_content"' in detail
+
+
+def test_reasoning_off_passes_only_when_no_reasoning_comes_back() -> None:
+    results = probe(Script(ignored_keys=["reasoning_effort"]))
+    outcome, detail = results["reasoning off"]
+    assert outcome == "pass" and "no reasoning with disable_reasoning; ignored: reasoning_effort" in detail
+    results = probe(Script(ignored_keys=["reasoning_effort", "disable_reasoning"]))
+    outcome, detail = results["reasoning off"]
+    assert outcome == "fail" and "despite reasoning_effort, disable_reasoning" in detail
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:{port}/v1", "http://no-such-host.invalid/v1"])
+def test_a_dead_endpoint_ends_the_probe_at_once(cli, base_url: str) -> None:
+    with socket.socket() as spare:  # a port nothing listens on
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    started = time.monotonic()
+    result = cli("probe", "--base-url", base_url.format(port=port), env={"CEREBRAS_API_KEY": "k"})
+    assert result.exit_code == 1 and time.monotonic() - started < 30  # not one retrying check after another
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agent: cannot reach") and "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_probe_with_a_refused_key_is_an_auth_error(server: ScriptedServer, tmp_repo: Path,

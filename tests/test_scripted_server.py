@@ -133,7 +133,17 @@ def test_error_inside_the_stream(server, client):
         for chunk in chat(client, stream=True):
             seen += deltas([chunk], "content")
     assert "".join(seen) == "partial answer"
-    assert caught.value.type == "service_unavailable" and caught.value.body["status_code"] == 503
+    assert caught.value.type == "service_unavailable"
+    line = next(part for part in raw_error_stream(server).split(b"\n\n") if b'"error"' in part)
+    # Cerebras' ErrorChunkResponse: the status beside `error`, not inside it.
+    assert json.loads(line.removeprefix(b"data: ")) == {"status_code": 503, "error": {
+        "message": "The model is overloaded", "type": "service_unavailable", "param": None, "code": None}}
+
+
+def raw_error_stream(server: ScriptedServer) -> bytes:
+    server.push("executor", Turn(error=ErrorSpec(status=503, message="The model is overloaded",
+                                                 type="service_unavailable", in_stream=True)))
+    return raw_stream(server, "executor")
 
 
 def test_cut_stream_is_a_connection_error(server, client):
@@ -425,3 +435,27 @@ def test_module_entry_point_reports_a_bad_script_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("agent: invalid script file") and "bad.yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- the official Cerebras SDK reads the scripted server ----------------------------------------
+def test_the_official_cerebras_sdk_reads_every_answer_and_error(server):
+    from cerebras.cloud.sdk import Cerebras, InternalServerError
+
+    server.push("executor", Turn(reasoning="Think first", content="Two words"),
+                Turn(reasoning="Streamed thought", content="streamed answer"),
+                Turn(content="partial", error=ErrorSpec(status=503, message="The model is overloaded",
+                                                        type="service_unavailable", in_stream=True)))
+    with Cerebras(base_url=server.url, api_key="test", max_retries=0) as sdk:  # warms its connection first
+        ask = dict(model="zai-glm-4.7", messages=HELLO, extra_headers={"X-Agent-Role": "executor"})
+        whole = sdk.chat.completions.create(**ask)
+        chunks = list(sdk.chat.completions.create(**ask, stream=True))
+        with pytest.raises(InternalServerError) as caught:
+            list(sdk.chat.completions.create(**ask, stream=True))
+    assert whole.choices[0].message.content == "Two words" and whole.choices[0].message.reasoning == "Think first"
+    assert "".join(c.choices[0].delta.reasoning or "" for c in chunks if c.choices) == "Streamed thought"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "streamed answer"
+    assert chunks[-1].usage.completion_tokens > 0 and chunks[-1].time_info is not None
+    # The SDK reads the status beside `error` (its ErrorChunkResponse), and so raises the right class.
+    assert caught.value.status_code == 503 and "The model is overloaded" in str(caught.value)
+    warming = [r for r in server.requests if r.path == "/v1/tcp_warming"]
+    assert [(r.method, r.status) for r in warming] == [("GET", 200)]

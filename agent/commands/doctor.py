@@ -20,6 +20,7 @@ from agent.config import KEY_ENV_VARS, AgentConfig, is_local, load_config
 from agent.errors import UserError
 from agent.gitrepo import open_repo
 from agent.preflight import preflight
+from agent.llm.profiles import describe_carrier, profile_for
 from agent.llm.types import Provider
 from tools.paths import DEFAULT_SECRET_GLOBS
 
@@ -83,12 +84,15 @@ def settings_table(config: AgentConfig) -> Table:
 
 def roles_table(config: AgentConfig) -> Table:
     """Each role as the model client will call it."""
-    table = Table("Roles", ["role", "model", "provider", "base_url", "reasoning", "budget", "temp/top_p"])
+    table = Table("Roles", ["role", "model", "provider", "base_url", "reasoning", "budget", "temp/top_p",
+                            "reasoning sent back as", "reasoning off by"])
     for role in config.role_names():
         s = config.role_settings(role)
+        profile = profile_for(s.provider)
         sampling = f"{s.temperature}/{s.top_p}"
         table.rows.append([role, s.model, s.provider, s.base_url, "on" if s.reasoning else "off",
-                           str(s.max_completion_tokens), sampling])
+                           str(s.max_completion_tokens), sampling, describe_carrier(s.carrier or profile.carrier),
+                           profile.describe_off()])
     return table
 
 

@@ -6,8 +6,11 @@ credential problems raise UserError/AuthError (exit 2 at the CLI edge).
 
 from __future__ import annotations
 
-import functools
 import os
+import socket
+import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -25,12 +28,35 @@ SCRIPTED_MODEL = "zai-glm-4.7"
 
 
 def probe_command(flags: dict[str, object], repo: Path, *, long_context: int, scripted: bool) -> int:
-    """Run every check, print the table, and return the exit code."""
+    """Run every check, print the table, and return the exit code (1: a check failed or no connection)."""
     with _settings(flags, repo, scripted) as settings:
+        unreachable = unreachable_reason(settings.base_url, settings.limits.connect_s)
+        if unreachable is not None:
+            print(f"agent: cannot reach {settings.base_url}: {unreachable}", file=sys.stderr)
+            return 1
         with LLMClient(lambda role: settings) as client:
             results = Probe(client, role=PROBE_ROLE, long_context=long_context).run()
         print_table(results, settings, scripted)
-    return 0 if all(check.passed for check in results) else 1
+    return 1 if any(check.failed for check in results) else 0
+
+
+def unreachable_reason(base_url: str, timeout_s: float) -> str | None:
+    """Why no connection to the endpoint can be opened (DNS failure, refused), or None when one can.
+
+    Checked once before the checks, so a dead endpoint ends the probe at once instead of each check
+    retrying it. Through a proxy the proxy decides: nothing is checked here.
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme in urllib.request.getproxies() or not parts.hostname:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            return None
+    except socket.gaierror as exc:
+        return f"the host name {parts.hostname} does not resolve ({exc.strerror or exc})"
+    except OSError as exc:
+        return f"{exc.strerror or exc} ({parts.hostname}:{port})"
 
 
 @contextmanager
@@ -45,8 +71,9 @@ def _settings(flags: dict[str, object], repo: Path, scripted: bool) -> Iterator[
     from agent.testing import Script, ScriptedServer
 
     provider = str(flags.get("provider") or "cerebras")
-    with ScriptedServer(Script()) as server:
-        server.set_responder(PROBE_ROLE, functools.partial(probe_responder, provider=provider))
+    served = provider if provider in ("zai", "vllm", "openrouter") else "cerebras"
+    with ScriptedServer(Script(provider=served)) as server:  # type: ignore[arg-type]
+        server.set_view_responder(PROBE_ROLE, probe_responder)
         yield RoleSettings(model=str(flags.get("model") or SCRIPTED_MODEL), base_url=server.base_url,
                            api_key="scripted", provider=provider,  # type: ignore[arg-type]
                            reasoning=True, max_completion_tokens=16_384, temperature=None, top_p=None)
@@ -66,8 +93,11 @@ def print_table(results: list[CheckResult], settings: RoleSettings, scripted: bo
                       _seconds(check.first_token_s), _rate(check.tokens_per_s))
     console = make_console()
     console.print(table)
-    failed = [check.name for check in results if not check.passed]
-    summary = f"{len(results) - len(failed)}/{len(results)} checks passed"
+    failed = [check.name for check in results if check.failed]
+    skipped = [check.name for check in results if check.outcome == "skip"]
+    passed = len(results) - len(failed) - len(skipped)
+    summary = f"{passed}/{len(results)} checks passed"
+    summary += f"; skipped: {', '.join(skipped)}" if skipped else ""
     console.print(summary + (f"; failed: {', '.join(failed)}" if failed else "") + label)
 
 

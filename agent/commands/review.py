@@ -31,7 +31,6 @@ from critics.registry import Critic
 from critics.verdict import Severity
 
 PART_TOKENS_ENV = "AGENT_REVIEW_PART_TOKENS"  # per-request diff budget, to force splitting
-STRUCTURED_OUTPUT_PROVIDERS = frozenset({"cerebras", "openai", "vllm"})
 DEFAULT_REQUEST_CHANGES_AT: Severity = "high"
 
 
@@ -87,12 +86,11 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
 
 def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPart], pr: str,
                  unreviewed: Severity) -> list[PartVerdict]:
-    structured = config.role_settings(critics[0].name).provider in STRUCTURED_OUTPUT_PROVIDERS if critics else False
     from agent.llm.client import LLMClient  # the SDK takes a second to import: not for a bad flag or --post-from
 
     client = LLMClient(config.role_settings, UsageLedger())
     try:
-        return ReviewRun(client, critics, structured, on_verdict=_progress, unreviewed_severity=unreviewed).run(parts, pr)
+        return ReviewRun(client, critics, on_verdict=_progress, unreviewed_severity=unreviewed).run(parts, pr)
     finally:
         client.close()
 

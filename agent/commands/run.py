@@ -69,7 +69,8 @@ def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook |
     # and a batch loads it in the background while its first workspaces are being made.
     from agent.llm.client import LLMClient
 
-    inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt)
+    inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt,
+                      on_notice=lambda kind, fields: journal.append(kind, **fields))
     return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal)
 
 

@@ -18,16 +18,18 @@ from typing import Any, Awaitable, Callable, Iterable
 import httpx2
 import openai
 
+from agent.llm.deadline import WATCHDOG, Deadline
 from agent.llm.profiles import Profile, profile_for
 from agent.llm.request import CallState
-from agent.llm.retry import RetryPolicy, StreamCut, rate_limit_headers
+from agent.llm.retry import RetryPolicy, StreamCut, StreamError, StreamTimeout, rate_limit_headers
 from agent.llm.stream import StreamAssembler
-from agent.llm.transport import AsyncDrainingTransport, DrainingTransport
-from agent.llm.types import ChatRequest, Completion, Message, RoleSettings, StreamCallbacks
+from agent.llm.transport import AsyncDrainingTransport, DrainingTransport, socket_of
+from agent.llm.types import Carrier, ChatRequest, Completion, Message, RoleSettings, StreamCallbacks
 from agent.llm.usage import UsageLedger
 
 RateLimitHook = Callable[[dict[str, str]], None]
-_RETRYABLE = (openai.APIError, StreamCut)
+NoticeHook = Callable[[str, dict[str, Any]], None]  # (event type, fields): things worth journaling once
+_RETRYABLE = (openai.APIError, StreamCut, StreamError)
 # The SDK insists on a key; servers without auth (a local vLLM) ignore this one.
 _NO_KEY = "no-key"
 
@@ -39,7 +41,8 @@ class LLMClient:
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  policy: RetryPolicy | None = None, on_rate_limit: RateLimitHook | None = None,
                  asleep: Callable[[float], Awaitable[None]] | None = None,
-                 before_attempt: Callable[[ChatRequest, int], None] | None = None):
+                 before_attempt: Callable[[ChatRequest, int], None] | None = None,
+                 on_notice: NoticeHook | None = None):
         self.settings_for = settings_for
         # Called before every attempt (retries included) with the request and that attempt's
         # completion budget: a shared rate limiter admits each one, not just the first.
@@ -55,7 +58,9 @@ class LLMClient:
         self._lock = threading.Lock()
         self._sync_clients: dict[tuple[str, str], openai.OpenAI] = {}
         self._async_clients: dict[tuple[str, str, int], openai.AsyncOpenAI] = {}
-        self._refuses_disable: set[str] = set()  # endpoints that refused disable_reasoning
+        self.on_notice = on_notice
+        # Which off-switch of its profile each endpoint honours, learnt for the rest of the process.
+        self._switches: dict[tuple[str, str], int] = {}
 
     # -- the ModelClient protocol -------------------------------------------------------------
 
@@ -85,13 +90,24 @@ class LLMClient:
 
     def assistant_message(self, role: str, completion: Completion) -> Message:
         """The history entry for `completion`, carrying reasoning the way the role's provider wants it."""
-        return self.profile(role).assistant_message(completion)
+        return self.profile(role).assistant_message(completion, self.carrier(role))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def profile(self, role: str) -> Profile:
         """The provider profile the role's settings name."""
         return profile_for(self.settings_for(role).provider)
+
+    def carrier(self, role: str) -> Carrier:
+        """How the role's earlier reasoning goes back: its setting, else its profile's."""
+        return self.settings_for(role).carrier or self.profile(role).carrier
+
+    def off_switch(self, role: str) -> dict[str, Any] | None:
+        """The request keys that switch the role's reasoning off now (None: its provider has none)."""
+        settings, profile = self.settings_for(role), self.profile(role)
+        if not profile.off_switches:
+            return None
+        return profile.off_switches[self._switches.get((settings.base_url, settings.provider), 0)]
 
     def close(self) -> None:
         """Close the synchronous SDK clients (async ones are closed by `aclose`)."""
@@ -120,8 +136,9 @@ class LLMClient:
 
     def _start(self, request: ChatRequest) -> CallState:
         settings = self.settings_for(request.role)
+        switch = self._switches.get((settings.base_url, settings.provider), 0)
         return CallState(request, settings, profile_for(settings.provider), self.policy, started=self._clock(),
-                         refuses_disable=settings.base_url in self._refuses_disable)
+                         switch=switch)
 
     def _attempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
@@ -131,17 +148,24 @@ class LLMClient:
         started = self._clock()
         # cast_to=object: the SDK decodes the SSE stream and raises its errors, but hands each chunk
         # over as parsed JSON instead of building a model object per token.
+        deadline = Deadline(call.settings.limits, call.deadline_s())
         stream = sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
                           stream=True, stream_cls=openai.Stream[object])
         with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
+            sock = socket_of(stream.response)
+            if sock is not None:
+                WATCHDOG.watch(deadline, sock)
             try:
                 for chunk in stream:
+                    _on_event(deadline)
                     assembler.feed(chunk)
             except openai.APIConnectionError:
-                _reraise_unless_finished(assembler)
-        return assembler.finish()
+                _reraise_unless_finished(assembler, deadline)
+            finally:
+                WATCHDOG.forget(deadline)
+        return _finished(assembler, deadline)
 
     async def _aattempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
@@ -149,25 +173,47 @@ class LLMClient:
             await asyncio.to_thread(self.before_attempt, call.request, call.budget)
         sdk = self._async_client(call.settings)
         started = self._clock()
+        deadline = Deadline(call.settings.limits, call.deadline_s())
         stream = await sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
                                 stream=True, stream_cls=openai.AsyncStream[object])
         async with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
+            loop = asyncio.get_running_loop()
             try:
-                async for chunk in stream:
-                    assembler.feed(chunk)
+                async with asyncio.timeout(_loop_due(loop, deadline)) as timer:
+                    async for chunk in stream:
+                        deadline.event()
+                        timer.reschedule(_loop_due(loop, deadline))
+                        assembler.feed(chunk)
+            except TimeoutError:
+                deadline.fired = deadline.reason(time.monotonic())
+                _reraise_unless_finished(assembler, deadline)
             except openai.APIConnectionError:
-                _reraise_unless_finished(assembler)
-        return assembler.finish()
+                _reraise_unless_finished(assembler, deadline)
+        return _finished(assembler, deadline)
 
     def _wait(self, call: CallState, exc: BaseException, callbacks: StreamCallbacks | None) -> float:
+        switch = call.switch
         delay = call.wait_after(exc, self._rate_limited)
         if callbacks is not None and callbacks.on_retry is not None:
             callbacks.on_retry(f"retrying in {delay:.1f}s: {exc}")
-        if call.fallback_used:
-            self._refuses_disable.add(call.settings.base_url)
+        if call.switch != switch:
+            self._learn_switch(call, "refused")
         return delay
+
+    def _learn_switch(self, call: CallState, why: str) -> None:
+        """Use `call`'s off-switch for its endpoint from now on, and say so once."""
+        key = (call.settings.base_url, call.settings.provider)
+        with self._lock:  # critics answer concurrently: the first to learn it says it
+            if self._switches.get(key, 0) >= call.switch:
+                return
+            self._switches[key] = call.switch
+        if self.on_notice is not None:
+            previous = call.profile.off_switches[call.switch - 1]
+            self.on_notice("reasoning_switch", {
+                "role": call.request.role, "base_url": call.settings.base_url, "why": why,
+                "from": previous, "to": call.profile.off_switches[call.switch]})
 
     def _retry_for_length(self, call: CallState, completion: Completion, callbacks: StreamCallbacks | None) -> bool:
         if not call.retry_for_length(completion):
@@ -177,6 +223,9 @@ class LLMClient:
         return True
 
     def _finish(self, call: CallState, completion: Completion) -> Completion:
+        # The answer stands; later calls to this endpoint use the profile's other switch.
+        if call.reasoning_ignored(completion) and call.next_switch():
+            self._learn_switch(call, "ignored")
         completion = call.final(completion, self._clock())
         if self.ledger is not None:
             self.ledger.record(call.request.role, call.request.step, completion.usage)
@@ -260,10 +309,30 @@ def _trust_store() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
-def _reraise_unless_finished(assembler: StreamAssembler) -> None:
-    """A connection dropped after the finish_reason lost nothing but [DONE]: keep the answer."""
-    if assembler.finish_reason is None:
-        raise
+def _finished(assembler: StreamAssembler, deadline: Deadline) -> Completion:
+    if deadline.fired is not None and assembler.finish_reason is None:
+        raise StreamTimeout(deadline.fired)  # the cut body may have ended cleanly
+    return assembler.finish()
+
+
+def _on_event(deadline: Deadline) -> None:
+    deadline.event()
+    if deadline.events == 1:  # the deadline moves from the first token's to the idle one's
+        WATCHDOG.wake()
+
+
+def _loop_due(loop: asyncio.AbstractEventLoop, deadline: Deadline) -> float:
+    return loop.time() + max(deadline.due() - time.monotonic(), 0.0)
+
+
+def _reraise_unless_finished(assembler: StreamAssembler, deadline: Deadline) -> None:
+    """A connection dropped after the finish_reason lost nothing but [DONE]: keep the answer.
+    One the watchdog cut is a StreamTimeout saying which deadline passed."""
+    if assembler.finish_reason is not None:
+        return
+    if deadline.fired is not None:
+        raise StreamTimeout(deadline.fired)
+    raise
 
 
 def _async_of(sleep: Callable[[float], None]) -> Callable[[float], Awaitable[None]]:

@@ -16,12 +16,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent.errors import ModelAPIError
 from agent.jsonparse import strict_json_format
 from agent.llm.client import LLMClient
-from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
+from agent.llm.profiles import describe_carrier
+from agent.llm.types import Carrier, ChatRequest, Completion, Message, StreamCallbacks, Usage
 from agent.prompting import load_prompt, render_prompt
 
 Outcome = Literal["pass", "fail", "skip"]
 TOOL_NAME = "lookup_code"
 NEEDLE_PREFIX = "NEEDLE-"
+CODE_WORD_PREFIX = "CODEWORD-"
+# Carriers a preserved-thinking check tries after the profile's own, to say which one works.
+TRIED_CARRIERS: tuple[Carrier, ...] = ("think_in_content", "reasoning_content")
 PROBE_BUDGET = 4096
 CHARS_PER_TOKEN = 4  # a rough average for English prose, to size the long-context prompt
 
@@ -35,8 +39,8 @@ class CheckResult:
     tokens_per_s: float | None = None
 
     @property
-    def passed(self) -> bool:
-        return self.outcome != "fail"
+    def failed(self) -> bool:
+        return self.outcome == "fail"
 
 
 class ProbeCity(BaseModel):
@@ -50,13 +54,12 @@ class ProbeCity(BaseModel):
 
 @dataclass
 class Probe:
-    """The checks, in the order they run; later checks reuse the first answer with reasoning."""
+    """The checks, in the order they run; the streamed-reasoning check reads the first one's deltas."""
 
     client: LLMClient
     role: str = "executor"
     long_context: int = 0
     rng: random.Random = field(default_factory=random.Random)
-    _reasoned: tuple[list[Message], Completion] | None = None
     _deltas: list[str] = field(default_factory=list)
 
     def run(self) -> list[CheckResult]:
@@ -84,7 +87,7 @@ class Probe:
         deltas: list[str] = []
         messages = self._question()
         completion = self._ask(messages, StreamCallbacks(on_reasoning=deltas.append), reasoning=True)
-        self._reasoned, self._deltas = (messages, completion), deltas
+        self._deltas = deltas
         if not completion.reasoning:
             return result("reasoning on", False, "no reasoning came back with reasoning on", completion)
         return result("reasoning on", True, f"{len(completion.reasoning)} chars of reasoning", completion)
@@ -99,11 +102,22 @@ class Probe:
         return CheckResult("streamed reasoning", "pass", f"{len(deltas)} deltas in {fields}")
 
     def reasoning_off(self) -> CheckResult:
-        completion = self._ask(self._question(), reasoning=False)
-        if completion.reasoning:
-            return result("reasoning off", False, f"{len(completion.reasoning)} chars of reasoning despite "
-                          "reasoning off", completion)
-        return result("reasoning off", True, f"no reasoning; answered {_short(completion.content)}", completion)
+        """Passes only when an answer comes back without reasoning; tries the profile's switches in order."""
+        name, ignored = "reasoning off", []
+        switch = self.client.off_switch(self.role)
+        if switch is None:
+            return CheckResult(name, "skip", "this provider profile has no way to switch reasoning off")
+        while True:
+            completion = self._ask(self._question(), reasoning=False)
+            if not (completion.reasoning or completion.usage.reasoning_tokens):
+                before = f"; ignored: {', '.join(ignored)}" if ignored else ""
+                return result(name, True, f"no reasoning with {_keys(switch)}{before}; answered "
+                              f"{_short(completion.content)}", completion)
+            ignored.append(_keys(switch))
+            following = self.client.off_switch(self.role)  # the client moved on to the next switch, if any
+            if following is None or following == switch:
+                return result(name, False, f"reasoning came back despite {', '.join(ignored)}", completion)
+            switch = following
 
     def tool_round_trip(self) -> CheckResult:
         name, code = "tool call round trip", str(self.rng.randint(100_000, 999_999))
@@ -120,19 +134,36 @@ class Probe:
         return result(name, True, f"called {TOOL_NAME}({calls[0].arguments}) and used its result", second)
 
     def preserved_thinking(self) -> CheckResult:
-        name = "preserved thinking"
-        if self._reasoned is None or not self._reasoned[1].reasoning:
-            return CheckResult(name, "fail", "no earlier reasoning to send back (see reasoning on)")
-        messages, earlier = self._reasoned
-        history = [*messages, self.client.assistant_message(self.role, earlier), user(load_prompt("probe_followup"))]
-        completion = self._ask(history, reasoning=True, preserve_thinking=True)
-        if not completion.content.strip():
-            return result(name, False, "the second turn came back empty", completion)
-        return result(name, True, f"second turn with {len(earlier.reasoning or '')} chars of reasoning sent back "
-                      f"accepted; answered {_short(completion.content)}", completion)
+        """Passes only if the model repeats a code word that exists only in its earlier turn's reasoning."""
+        name, word = "preserved thinking", f"{CODE_WORD_PREFIX}{self.rng.randint(100_000, 999_999)}"
+        own = self.client.carrier(self.role)
+        if own == "none":
+            return CheckResult(name, "skip", "this provider profile sends no reasoning back")
+        for carrier in dict.fromkeys([own, *TRIED_CARRIERS]):
+            completion = self._recall(word, carrier)
+            if word not in completion.content:
+                continue
+            if carrier == own:
+                return result(name, True, f"repeated a code word planted in its earlier reasoning, sent back as "
+                              f"{describe_carrier(carrier)}", completion)
+            return result(name, False, f"not seen as {describe_carrier(own)}, but seen as {describe_carrier(carrier)}: "
+                          f'set reasoning_carrier = "{carrier}" for this role', completion)
+        return result(name, False, f"did not repeat a code word planted in its earlier reasoning; answered "
+                      f"{_short(completion.content)}", completion)
+
+    def _recall(self, word: str, carrier: Carrier) -> Completion:
+        """Ask for the code word that only an earlier assistant turn's reasoning holds, sent back by `carrier`."""
+        thought = render_prompt("probe_plant_reasoning", word=word).strip()
+        planted = Completion(content="Ready.", reasoning=thought, tool_calls=[], finish_reason="stop", usage=Usage(),
+                             extras={"reasoning_details": [{"type": "reasoning.text", "text": thought}]})
+        history = [system(), user(load_prompt("probe_plant")),
+                   self.client.profile(self.role).assistant_message(planted, carrier), user(load_prompt("probe_recall"))]
+        return self._ask(history, reasoning=True, preserve_thinking=True)
 
     def structured_output(self) -> CheckResult:
         name = "structured output"
+        if not self.client.profile(self.role).strict_json_schema:
+            return CheckResult(name, "skip", "this provider profile does not enforce strict JSON schemas")
         response_format = strict_json_format("probe_city", ProbeCity.model_json_schema())
         completion = self._ask([system(), user(load_prompt("probe_json"))], response_format=response_format)
         try:
@@ -192,6 +223,10 @@ def system() -> Message:
 
 def user(text: str) -> Message:
     return {"role": "user", "content": text.strip()}
+
+
+def _keys(switch: dict[str, Any]) -> str:
+    return ", ".join(switch)
 
 
 def _short(text: str, limit: int = 60) -> str:

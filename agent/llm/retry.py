@@ -17,18 +17,33 @@ import openai
 
 from agent.errors import AuthError, ContextLengthError, ModelAPIError
 
-FaultKind = Literal["retry", "context", "auth", "refused_param", "fatal"]
+FaultKind = Literal["retry", "context", "auth", "fatal"]
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 RATE_LIMIT_PREFIX = "x-ratelimit-"
 
 _CEREBRAS_CONTEXT = re.compile(r"Current length is (\d+) while limit is (\d+)", re.IGNORECASE)
 _OPENAI_LIMIT = re.compile(r"maximum context length is (\d+)", re.IGNORECASE)
 _OPENAI_CURRENT = re.compile(r"(?:resulted in|you requested|requested) (\d+) tokens", re.IGNORECASE)
-_REASONING_PARAMS = ("disable_reasoning", "reasoning_effort")
 
 
 class StreamCut(Exception):
     """A stream ended before its finish_reason: the connection dropped mid-answer."""
+
+
+class StreamTimeout(StreamCut):
+    """A request ran past one of its deadlines (first token, idle between events, total)."""
+
+
+class StreamError(Exception):
+    """An error event inside a stream: `{"error": {...}, "status_code": N}` (Cerebras' ErrorChunkResponse),
+    or the older shape with the status inside `error`."""
+
+    def __init__(self, data: dict[str, Any]):
+        error = data.get("error")
+        self.body: dict[str, Any] = error if isinstance(error, dict) else {"message": str(error)}
+        self.status = _status_in_body(data) or _status_in_body(self.body)
+        message = self.body.get("message")
+        super().__init__(message if isinstance(message, str) and message else "an error occurred during streaming")
 
 
 @dataclass(frozen=True)
@@ -52,36 +67,39 @@ class Fault:
     headers: Mapping[str, str] | None = None
     current: int | None = None
     limit: int | None = None
+    param: str | None = None  # the request key the server named, if any
 
 
 def classify(exc: BaseException) -> Fault:
     """What kind of fault `exc` is; raises it again when it is none of ours (a bug)."""
     if isinstance(exc, StreamCut):
         return Fault("retry", str(exc) or "the stream was cut")
+    if isinstance(exc, StreamError):
+        return _classify_status(exc.status, str(exc), exc.body, None)
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
         return Fault("retry", exc.message)
     if isinstance(exc, openai.APIStatusError):
         headers = {k.lower(): v for k, v in exc.response.headers.items()}
-        return _classify_status(exc.status_code, exc, headers)
-    if isinstance(exc, openai.APIError):  # an error object inside the stream: the SDK raises a bare APIError
-        body = exc.body if isinstance(exc.body, dict) else {}
-        return _classify_status(_status_in_body(body), exc, None)
+        body = exc.body if isinstance(exc.body, dict) else {"code": exc.code, "param": exc.param, "type": exc.type}
+        return _classify_status(exc.status_code, _server_message(exc), body, headers)
     raise exc
 
 
-def _classify_status(status: int | None, exc: openai.APIError, headers: Mapping[str, str] | None) -> Fault:
-    message = _server_message(exc)
-    sizes = parse_context_length(message, exc.code)
+def _classify_status(status: int | None, message: str, body: Mapping[str, Any],
+                     headers: Mapping[str, str] | None) -> Fault:
+    code, param, type_ = (_text(body.get(key)) for key in ("code", "param", "type"))
+    sizes = parse_context_length(message, code)
     if sizes is not None:
         return Fault("context", message, status, headers, *sizes)
     if status in (401, 403):
-        return Fault("auth", message, status, headers)
-    refused = exc.param in _REASONING_PARAMS or any(param in message for param in _REASONING_PARAMS)
-    if status in (400, 422) and refused:
-        return Fault("refused_param", message, status, headers)
-    if (status is None and exc.type != "invalid_request_error") or status in RETRYABLE_STATUS:
-        return Fault("retry", message, status, headers)
-    return Fault("fatal", message, status, headers)
+        return Fault("auth", message, status, headers, param=param)
+    if (status is None and type_ != "invalid_request_error") or status in RETRYABLE_STATUS:
+        return Fault("retry", message, status, headers, param=param)
+    return Fault("fatal", message, status, headers, param=param)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _server_message(exc: openai.APIError) -> str:
@@ -182,7 +200,7 @@ class Attempts:
         if fault.kind == "auth":
             keys = " or ".join(self.endpoint.key_env)
             raise AuthError(f"{where} refused the credentials (HTTP {fault.status}); check {keys}")
-        if fault.kind in ("fatal", "refused_param"):
+        if fault.kind == "fatal":
             raise ModelAPIError(f"model API error{_status(fault)} from {where}: {fault.message}")
         if self.count >= self.policy.max_attempts:
             raise ModelAPIError(f"model API at {where} failed after {self.count} attempts: "

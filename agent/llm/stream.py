@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from agent.llm import leak
 from agent.llm.profiles import Profile
-from agent.llm.retry import StreamCut
+from agent.llm.retry import StreamCut, StreamError
 from agent.llm.types import Completion, StreamCallbacks, ToolCall, Usage
 
 
@@ -45,7 +45,10 @@ class StreamAssembler:
         self.usage = Usage()
 
     def feed(self, chunk: dict[str, Any]) -> None:
-        """Take one chunk: deltas to callbacks, tool-call pieces to their index, usage if present."""
+        """Take one chunk: deltas to callbacks, tool-call pieces to their index, usage if present.
+        An error event raises StreamError."""
+        if chunk.get("error"):
+            raise StreamError(chunk)
         if chunk.get("usage"):
             self.usage = usage_from(chunk["usage"])
         for choice in chunk.get("choices") or []:

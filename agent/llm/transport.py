@@ -105,7 +105,8 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-def _socket_of(response: httpx2.Response) -> socket.socket | None:
+def socket_of(response: httpx2.Response) -> socket.socket | None:
+    """The socket a response is read from, when the transport tells (plain and TLS connections do)."""
     stream = response.extensions.get("network_stream")
     sock = stream.get_extra_info("socket") if stream is not None else None
     return sock if isinstance(sock, socket.socket) else None
@@ -125,7 +126,7 @@ class _DrainingStream(httpx2.SyncByteStream):
 
     def close(self) -> None:
         try:
-            sock = _socket_of(self._response) if self._ending.done else None
+            sock = socket_of(self._response) if self._ending.done else None
             if sock is not None:  # without the socket, nothing could bound the wait: no drain
                 guard = _WATCHDOG.guard(sock, DRAIN_TIMEOUT_S)
                 try:

@@ -70,6 +70,24 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
 Provider = Literal["cerebras", "zai", "vllm", "openrouter", "openai"]
+# How earlier reasoning goes back to the model: folded into content as GLM's `<think>…</think>`
+# (Cerebras), in `reasoning_content` (Z.ai, vLLM/SGLang), as `reasoning_details` (OpenRouter), or not.
+Carrier = Literal["think_in_content", "reasoning_content", "reasoning_details", "none"]
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """How long one model request may take, and how many times a failing one is tried."""
+
+    connect_s: float = 10.0  # to open the connection
+    first_token_s: float = 120.0  # from sending the request to its first streamed event
+    idle_s: float = 60.0  # between two streamed events (keep-alive comments do not count)
+    min_tokens_per_s: float = 20.0  # the slowest output speed accepted: sizes the total deadline
+    attempts: int = 6  # tries of one request, the first included
+
+    def total_s(self, budget: int) -> float:
+        """The whole request's deadline for a `budget` of completion tokens."""
+        return self.first_token_s + budget / self.min_tokens_per_s
 
 
 @dataclass(frozen=True)
@@ -84,4 +102,5 @@ class RoleSettings:
     max_completion_tokens: int  # never above 40,000
     temperature: float | None  # at most one of temperature/top_p differs from its default
     top_p: float | None
-    timeout_s: float = 600.0
+    carrier: Carrier | None = None  # None: the provider profile's own
+    limits: RequestLimits = field(default_factory=RequestLimits)

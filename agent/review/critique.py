@@ -72,9 +72,8 @@ def user_message(part: DiffPart, pr: str) -> str:
                          files=", ".join(part.files), diff=fence(redact(part.text), "diff"))
 
 
-def response_format(structured: bool) -> dict[str, Any] | None:
-    if not structured:
-        return None
+def response_format() -> dict[str, Any]:
+    """The strict verdict schema; the client sends it only where the critic's provider enforces it."""
     return strict_json_format("verdict", verdict_json_schema())
 
 
@@ -85,7 +84,6 @@ class ReviewRun:
 
     client: ModelClient
     critics: list[Critic]
-    structured: bool
     on_verdict: Callable[[PartVerdict], None] | None = None
     max_workers: int = MAX_WORKERS
     # A part a critic could not review fails closed with a finding at this severity (the review's
@@ -125,7 +123,7 @@ class ReviewRun:
     def _converse(self, critic: Critic, part: DiffPart, messages: list[Message]) -> PartVerdict:
         error = ""
         for _ in range(2):  # the answer, then one repair
-            request = ChatRequest(role=critic.name, messages=messages, response_format=response_format(self.structured),
+            request = ChatRequest(role=critic.name, messages=messages, response_format=response_format(),
                                   step=f"review-part-{part.index}")
             completion = self.client.complete(request)
             try:

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from agent.testing import wire
-from agent.testing.script import Turn
+from agent.testing.modelview import model_view, template_switches
+from agent.testing.script import REASONING_FIELDS, Turn
 from agent.testing.server import DEFAULT_ROLE, Accounting, RecordedRequest, ScriptExhausted, completion_budget
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         record = self._begin()
         try:
             model = self.owner.state.model
-            if record.path in ("/v1/models", f"/v1/models/{model}"):
+            if record.path == "/v1/tcp_warming":  # every Cerebras SDK client sends this first
+                self._send_json(record, 200, {}, {})
+            elif record.path in ("/v1/models", f"/v1/models/{model}"):
                 entry = {"id": model, "object": "model", "created": 0, "owned_by": "scripted"}
                 payload = entry if record.path != "/v1/models" else {"object": "list", "data": [entry]}
                 self._send_json(record, 200, payload, self.owner.state.limit_headers())
@@ -118,9 +121,13 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             self._error(record, 400, "messages: a non-empty list of messages is required",
                         "invalid_request_error", "wrong_api_format")
             return
+        script = self.owner.script
+        ignored = frozenset(script.ignored_keys)
+        record.model_view = model_view(body, script.provider, ignored)
         turn = self._pick_turn(record)
         if turn is None:
             return
+        turn = _as_served(turn, template_switches(body, script.provider, ignored), script.provider)
         http_error = turn.error is not None and not (turn.error.in_stream and body.get("stream"))
         accounting = self.owner.state.measure(record.role, body)
         if self._over_context(record, accounting):
@@ -130,7 +137,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         if not self._wait(turn.delay_s):
             self._cut(record, 0)
             return
-        if turn.error is not None and http_error:
+        if turn.hang is not None:
+            _Hang(self, record, turn).run()
+        elif turn.error is not None and http_error:
             err = turn.error
             headers = accounting.headers | turn.headers | err.headers
             self._send_json(record, err.status, err.body(), headers)
@@ -152,7 +161,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         if isinstance(source, Turn):
             return source
         try:
-            turn = source(record.body, record.role)
+            turn = source(record.body, record.role, record.model_view or "")
             return turn if isinstance(turn, Turn) else Turn.model_validate(turn)
         except Exception as exc:  # the responder is test code: its failure must reach the test loudly
             message = f"responder for role {record.role} raised {type(exc).__name__}: {exc}"
@@ -188,6 +197,47 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         self._send_json(record, 200, payload, accounting.headers | turn.headers)
 
 
+def _as_served(turn: Turn, switches: dict[str, bool], provider: str) -> Turn:
+    """The turn as this server sends it: no reasoning when reasoning was switched off (by a key it
+    honours), reasoning in the provider's own delta field."""
+    update: dict[str, Any] = {}
+    if turn.reasoning_field is None:
+        update["reasoning_field"] = REASONING_FIELDS[provider]
+    if switches.get("enable_thinking") is False and turn.reasoning:
+        update["reasoning"] = None
+    return turn.model_copy(update=update) if update else turn
+
+
+class _Hang:
+    """Holds a request open: silent (never answers), keep-alive comments forever, or reasoning forever.
+    Ends when the client hangs up or the server stops."""
+
+    BEAT_S = 0.05
+
+    def __init__(self, handler: ScriptedHandler, record: RecordedRequest, turn: Turn) -> None:
+        self.handler, self.record, self.turn = handler, record, turn
+
+    def run(self) -> None:
+        h = self.handler
+        if self.turn.hang == "silent":
+            h.owner.stopping.wait()
+            h._cut(self.record, 0)
+            return
+        h.send_response(200)
+        h._headers({"content-type": "text/event-stream", "cache-control": "no-cache", "transfer-encoding": "chunked"})
+        ids, _ = h._ids(self.record, self.turn)
+        field = self.turn.reasoning_field or "reasoning"
+        beat = b": keep-alive\n\n" if self.turn.hang == "keepalive" else wire.sse(wire.chunk(ids, {field: "hmm "}))
+        h._finish(self.record, 200)
+        try:
+            while h._wait(self.BEAT_S):
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(beat), beat))
+                h.wfile.flush()
+        except OSError:
+            return  # the client gave up: what a deadline is for
+        h._cut(self.record, 200)
+
+
 class _Streamer:
     """Writes one streamed answer as SSE over chunked transfer encoding."""
 
@@ -208,8 +258,8 @@ class _Streamer:
                 return
         if turn.error is not None:  # in_stream: an error line, then the stream ends without [DONE]
             h._finish(self.record, 200)
-            # status_code travels too, so a client can tell a retryable error from a fatal one.
-            self._write(wire.sse({"error": turn.error.body() | {"status_code": turn.error.status}}))
+            # Cerebras' ErrorChunkResponse: the status beside the error object, not inside it.
+            self._write(wire.sse({"error": turn.error.body(), "status_code": turn.error.status}))
             self._write(b"")
             return
         usage = wire.compute_usage(turn, self.accounting.prompt_tokens, self.accounting.cached_tokens)

@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.errors import UserError
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+ServerProvider = Literal["cerebras", "zai", "vllm", "openrouter"]
+# The delta field each provider streams reasoning in.
+REASONING_FIELDS: dict[str, Literal["reasoning", "reasoning_content"]] = {
+    "cerebras": "reasoning", "zai": "reasoning_content", "vllm": "reasoning_content", "openrouter": "reasoning"}
+# Faults that hold a request open: no answer at all, keep-alive comments forever, reasoning forever.
+Hang = Literal["silent", "keepalive", "reasoning"]
 DEFAULT_MODEL = "zai-glm-4.7"
 
 
@@ -74,8 +80,9 @@ class Turn(_Strict):
     cut_after_chunks: int | None = Field(default=None, ge=0)  # close the connection abruptly
     tool_call_style: Literal["whole", "pieces"] = "whole"
     send_done: bool = True  # end the stream with `data: [DONE]`
-    reasoning_field: Literal["reasoning", "reasoning_content"] = "reasoning"
+    reasoning_field: Literal["reasoning", "reasoning_content"] | None = None  # None: the server provider's
     usage: UsageOverride | None = None
+    hang: Hang | None = None  # hold the request open until the client gives up (or the server stops)
 
     def effective_finish_reason(self) -> str:
         """The finish reason sent: the scripted one, or derived from the tool calls."""
@@ -102,6 +109,11 @@ class Script(_Strict):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     # When set, a request whose prompt + max_completion_tokens exceeds it gets Cerebras' 400.
     context_limit: int | None = None
+    # Which provider the server plays: how it reads reasoning switches and earlier reasoning (the
+    # model view), and which field it streams reasoning in.
+    provider: ServerProvider = "cerebras"
+    # Request keys this server accepts but ignores (e.g. "reasoning_effort"), as a real one may.
+    ignored_keys: list[str] = Field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path | str) -> Script:

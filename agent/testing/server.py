@@ -16,6 +16,9 @@ from agent.testing.script import RateLimits, Script, Turn
 from agent.testing.wire import cached_tokens, estimate_tokens, prompt_text, rate_limit_headers
 
 Responder = Callable[[dict[str, Any], str], Turn]
+# A responder that reads what the model would be prompted with: (model view, request body) -> Turn.
+ViewResponder = Callable[[str, dict[str, Any]], Turn]
+_Answer = Callable[[dict[str, Any], str, str], Turn]  # (body, role, model view) -> Turn
 DEFAULT_ROLE = "default"
 
 
@@ -37,6 +40,7 @@ class RecordedRequest:
     ended: float = 0.0
     status: int = 0
     method: str = "POST"
+    model_view: str | None = None  # a chat request's prompt as GLM 4.7 would see it (agent.testing.modelview)
 
 
 class ScriptExhausted(Exception):
@@ -63,13 +67,13 @@ class _ScriptState:
         self.context_limit = script.context_limit
         self.queues: dict[str, deque[Turn]] = {role: deque(turns) for role, turns in script.turns.items()}
         self.defaults: dict[str, Turn] = dict(script.defaults)
-        self.responders: dict[str, Responder] = {}
+        self.responders: dict[str, _Answer] = {}
         self.previous_prompt: dict[str, str] = {}
         self.requests_used = 0
         self.tokens_used = 0
         self.sequence = 0
 
-    def next_source(self, role: str) -> Turn | Responder:
+    def next_source(self, role: str) -> Turn | _Answer:
         """The queued turn, else the responder, else the default; raises ScriptExhausted."""
         with self.lock:
             queue = self.queues.get(role)
@@ -246,11 +250,19 @@ class ScriptedServer:
 
     def set_responder(self, role: str, fn: Responder | None) -> None:
         """A callable `(request_body, role) -> Turn` that answers when the role's queue is empty."""
+        self._answer_with(role, None if fn is None else lambda body, role_, _view: fn(body, role_))
+
+    def set_view_responder(self, role: str, fn: ViewResponder | None) -> None:
+        """A callable `(model_view, request_body) -> Turn` that answers when the role's queue is empty:
+        it reads what the model would be prompted with, as a real model only can."""
+        self._answer_with(role, None if fn is None else lambda body, _role, view: fn(view, body))
+
+    def _answer_with(self, role: str, answer: _Answer | None) -> None:
         with self.state.lock:
-            if fn is None:
+            if answer is None:
                 self.state.responders.pop(role, None)
             else:
-                self.state.responders[role] = fn
+                self.state.responders[role] = answer
 
     def pending(self, role: str) -> int:
         """How many queued turns the role has left."""

@@ -121,7 +121,7 @@ def tool_call_deltas(calls: list[ToolCallSpec], call_ids: list[str], style: str)
 def stream_deltas(turn: Turn, call_ids: list[str]) -> list[dict[str, Any]]:
     """Every delta of a streamed answer in order: role, reasoning, content, tool calls."""
     deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
-    deltas += [{turn.reasoning_field: piece} for piece in split_words(turn.reasoning or "")]
+    deltas += [{turn.reasoning_field or "reasoning": piece} for piece in split_words(turn.reasoning or "")]
     deltas += [{"content": piece} for piece in split_words(turn.content)]
     deltas += [{"tool_calls": [d]} for d in tool_call_deltas(turn.tool_calls, call_ids, turn.tool_call_style)]
     return deltas
@@ -132,7 +132,7 @@ def completion(ids: ResponseIds, turn: Turn, call_ids: list[str], usage: dict[st
     """A whole non-streamed `chat.completion`."""
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     if turn.reasoning is not None:
-        message[turn.reasoning_field] = turn.reasoning
+        message[turn.reasoning_field or "reasoning"] = turn.reasoning
     if turn.tool_calls:
         message["tool_calls"] = [
             {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_text()}}
