@@ -168,7 +168,8 @@ def by_language(language: Language, added: list[str], unit: str | None) -> Reind
     covers recipe lines only: see `recipe_lines`)."""
     if language != "go" or unit not in ("\t", None):
         return None
-    widths = [len(indent_of(line)) for line in added if line.strip() and indent_of(line).startswith(" ")]
+    widths = [len(indent_of(line)) for line in added
+              if line.strip() and indent_of(line).startswith(" ") and not _comment_star(line)]
     if not widths:
         return None
     return Reindent(_common_width(widths, default=4), "\t")
@@ -217,9 +218,15 @@ def reindent_added(place: Placement, new: list[str], added: list[bool]) -> list[
                 for line, flag, is_recipe in zip(new, added, recipe)]
     if rule is None:
         return new
-    if place.language == "go":  # a raw string's lines are data: leave them as written
-        added = [flag and not raw for flag, raw in zip(added, go_raw_lines(place.file_lines[:place.start], new))]
+    if place.language == "go":  # a raw string's lines are data, a block comment's ` * ` is no indent
+        added = [flag and not raw and not _comment_star(line)
+                 for flag, raw, line in zip(added, go_raw_lines(place.file_lines[:place.start], new), new)]
     return [rule.apply(line) if flag else line for line, flag in zip(new, added)]
+
+
+def _comment_star(line: str) -> bool:
+    """True for a block comment's continuation line (` * text`, ` */`)."""
+    return line.startswith(" ") and line.lstrip().startswith("*")
 
 
 def go_raw_lines(before: list[str], new: list[str]) -> list[bool]:
