@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 from agent.journal import Journal
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
@@ -57,12 +57,21 @@ class RedactingClient(DelegatingClient):
         return await self.inner.acomplete(self._clean(request), callbacks)
 
 
+WaitListener = Callable[[str, bool], None]  # (role, True) when a request starts, (role, False) when it ends
+
+
 class RecordingClient(DelegatingClient):
-    """Wraps a ModelClient; each completed call becomes a `model_call` journal event."""
+    """Wraps a ModelClient; each completed call becomes a `model_call` journal event, and
+    `on_wait` (the terminal view) hears when each request starts and ends."""
 
     def __init__(self, inner: ModelClient, journal: Journal):
         super().__init__(inner)
         self.journal = journal
+        self.on_wait: WaitListener | None = None
+
+    def _waiting(self, role: str, started: bool) -> None:
+        if self.on_wait is not None:
+            self.on_wait(role, started)
 
     def _record(self, request: ChatRequest, completion: Completion) -> None:
         usage: dict[str, Any] = completion.usage.as_dict()
@@ -74,11 +83,19 @@ class RecordingClient(DelegatingClient):
         )
 
     def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
-        completion = self.inner.complete(request, callbacks)
+        self._waiting(request.role, True)
+        try:
+            completion = self.inner.complete(request, callbacks)
+        finally:
+            self._waiting(request.role, False)
         self._record(request, completion)
         return completion
 
     async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
-        completion = await self.inner.acomplete(request, callbacks)
+        self._waiting(request.role, True)
+        try:
+            completion = await self.inner.acomplete(request, callbacks)
+        finally:
+            self._waiting(request.role, False)
         self._record(request, completion)
         return completion

@@ -4,14 +4,15 @@ text, one line per tool call, each critic's verdict as it lands, and a final sum
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+import time
+from typing import Any, Callable, Literal
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from agent.journal import Event
+from agent.livepanel import LivePanel
 from agent.llm.types import StreamCallbacks, ToolCall
 from agent.session import RunHooks
 from agent.wording import counted
@@ -19,7 +20,6 @@ from critics.verdict import Verdict
 from tools.registry import ToolResult
 
 Mode = Literal["live", "plain", "quiet", "json"]
-STATE_STYLE = {"pending": "dim", "running": "bold yellow", "approved": "green", "blocked": "bold red", "skipped": "dim"}
 
 
 class LineBuffer:
@@ -43,11 +43,13 @@ class LineBuffer:
 class RunView:
     """Follows a run through its journal events and stream callbacks."""
 
-    def __init__(self, mode: Mode, console: Console, *, scripted: bool = False):
+    def __init__(self, mode: Mode, console: Console, *, scripted: bool = False,
+                 clock: Callable[[], float] = time.monotonic):
         self.mode, self.console, self.scripted = mode, console, scripted
         self.steps: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._live: Live | None = None
+        self.panel = LivePanel(lambda: self.steps, "plan" + (" (scripted model)" if scripted else ""), clock)
         self._reasoning = LineBuffer(self._print, "dim italic")
         self._text = LineBuffer(self._print, "")
 
@@ -55,11 +57,19 @@ class RunView:
     def hooks(self) -> RunHooks:
         streaming = self.mode == "live"
         stream = StreamCallbacks(on_reasoning=self._reasoning.feed, on_text=self._text.feed) if streaming else None
-        return RunHooks(planner=stream, executor=stream, on_verdict=self.on_verdict, on_tool_result=self.on_tool_result)
+        # The planner's answer is JSON for the program, not prose for a person: while it is
+        # drafted the panel says so, and the plan is shown once parsed.
+        planning = StreamCallbacks(on_reasoning=self._reasoning.feed) if streaming else None
+        return RunHooks(planner=planning, executor=stream, on_verdict=self.on_verdict,
+                        on_tool_result=self.on_tool_result)
+
+    def on_model_wait(self, role: str, started: bool) -> None:
+        """A model request for `role` started or ended: the live panel's spinner follows."""
+        self.panel.waiting(role, started)
 
     def __enter__(self) -> "RunView":
         if self.mode == "live":
-            self._live = Live(self._plan_table(), console=self.console, refresh_per_second=8, transient=True)
+            self._live = Live(self.panel, console=self.console, refresh_per_second=8, transient=True)
             self._live.__enter__()
         return self
 
@@ -85,13 +95,7 @@ class RunView:
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._plan_table())
-
-    def _plan_table(self) -> Table:
-        table = Table(title="plan" + (" (scripted model)" if self.scripted else ""), show_header=False, box=None)
-        for i, step in enumerate(self.steps):
-            table.add_row(f"{i + 1}.", Text(step["state"], style=STATE_STYLE.get(step["state"], "")), step["title"])
-        return table
+            self._live.refresh()
 
     # -- events ---------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:

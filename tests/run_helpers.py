@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -54,3 +58,29 @@ def scripted(planner: Turn, executor: list[Turn]) -> Script:
     """A script: this plan, these executor turns, every critic approving."""
     return Script(turns={"planner": [planner], "executor": executor},
                   defaults={name: verdict() for name in CRITICS})
+
+
+def run_at_a_terminal(args: list[str], answer: bytes = b"") -> tuple[int, str]:
+    """Run `agent ARGS` on a pseudo-terminal, answer the plan question, return exit code and screen."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become the agent
+        os.execvp(sys.executable, [sys.executable, "-m", "agent", *args])
+    screen, answered, deadline = b"", False, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([fd], [], [], 0.2)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if not answered and b"[Y/n]" in screen:
+                os.write(fd, answer)
+                answered = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")

@@ -272,6 +272,7 @@ def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = 
     console = make_console(stderr=json_out)
     view = RunView(_view_mode(json_out, quiet, console), console, scripted=scripted)
     session.hooks = view.hooks()
+    session.client.on_wait = view.on_model_wait
     if ask and not json_out and sys.stdin.isatty() and console.is_terminal:
         session.hooks.confirm_plan = view.confirm_plan
     session.journal.subscribe(view.on_event)
