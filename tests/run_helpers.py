@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import select
+import signal
 import sys
 import time
 from importlib import resources
@@ -65,7 +66,7 @@ def run_at_a_terminal(args: list[str], answer: bytes = b"") -> tuple[int, str]:
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the agent
         os.execvp(sys.executable, [sys.executable, "-m", "agent", *args])
-    screen, answered, deadline = b"", False, time.monotonic() + 60
+    screen, answered, deadline = b"", False, time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
             if not select.select([fd], [], [], 0.2)[0]:
@@ -81,6 +82,8 @@ def run_at_a_terminal(args: list[str], answer: bytes = b"") -> tuple[int, str]:
                 os.write(fd, answer)
                 answered = True
     finally:
+        if time.monotonic() >= deadline:  # a child still writing would block on a terminal no one reads
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
