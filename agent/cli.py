@@ -75,6 +75,8 @@ def run(
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", min=1, max=12)] = None,
     max_revisions: Annotated[Optional[int], typer.Option("--max-revisions", min=0)] = None,
     test_cmd: Annotated[Optional[str], typer.Option("--test-cmd", help="The project's test command.")] = None,
+    allow_no_tests: Annotated[bool, typer.Option(
+        "--allow-no-tests", help="Let a run in which no test ran succeed (for a repository that has none).")] = False,
     in_place: Annotated[bool, typer.Option("--in-place", help="Work in the current checkout on a new branch.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the final report as JSON.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before starting.")] = False,
@@ -88,6 +90,7 @@ def run(
         k: v
         for k, v in {
             "critics": critics, "max_steps": max_steps, "max_revisions": max_revisions, "test_cmd": test_cmd,
+            "allow_no_tests": allow_no_tests or None,
         }.items()
         if v is not None
     }

@@ -89,6 +89,7 @@ class AgentConfig(BaseModel):
     max_revisions: int = Field(2, ge=0, le=20)
     max_tool_calls: int = Field(40, ge=1, le=1000)
     test_cmd: str | None = None  # None: detected from the project later
+    allow_no_tests: bool = False  # a run in which no test ran may still succeed (a repository without tests)
     test_timeout_s: float = Field(300.0, gt=0)
     context_budget: int = Field(GLM_CONTEXT_TOKENS, ge=4096)
     # Deadlines of one model request (SPEC §3 faults): each is retried like a dropped connection.

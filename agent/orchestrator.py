@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from agent.errors import AgentError, RunInterrupted
 from agent.executor import StepOutcome
@@ -10,12 +11,16 @@ from agent.gate import GateResult
 from agent.planner import Plan
 from agent.redact import redact_exact
 from agent.session import RunSession
+from tools.testrun import describe_test_command
 
 
 def execute(s: RunSession) -> str:
     """Carry the run to its end and return its status; every outcome is journaled."""
     started = time.monotonic()
     elapsed = lambda: round(time.monotonic() - started, 3)  # noqa: E731
+    found = s.test_command()
+    s.journal.append("test_command", command=found.command if found else None,
+                     reason=found.reason if found else None, line=describe_test_command(found))
     try:
         plan = s.plan or s.make_plan()
         if s.hooks.confirm_plan is not None and not s.approved and not s.hooks.confirm_plan(plan):
@@ -32,8 +37,8 @@ def execute(s: RunSession) -> str:
                     s.journal.append("step_skipped", index=rest)
                 break
         tests = s.final_tests(every_step_committed=status == "succeeded")
-        if status == "succeeded" and tests is not None and tests.get("exit_code") != 0:
-            status = "failed"
+        if status == "succeeded":
+            status = tests_verdict(tests, allow_no_tests=s.config.allow_no_tests)
     except KeyboardInterrupt:
         s.journal.append("run_interrupted", status="interrupted", duration_s=elapsed(), **s.stopped_state())
         raise RunInterrupted(f"run {s.run_id} interrupted; continue it with: agent resume {s.run_id}") from None
@@ -44,6 +49,18 @@ def execute(s: RunSession) -> str:
     stopped = s.stopped_state() if status == "blocked" else {}  # a blocked run may be resumed
     s.journal.append("run_finished", status=status, head_commit=s.workspace.head(), duration_s=elapsed(), **stopped)
     return status
+
+
+def tests_verdict(tests: dict[str, Any], *, allow_no_tests: bool) -> str:
+    """A finished run's status from its last whole-suite test run: no test ran is not a success.
+
+    allow_no_tests accepts a repository with no tests (none found, none collected), not a runner
+    that broke before it could run them.
+    """
+    if tests.get("ran") is False:
+        nothing_to_run = tests.get("command") is None or tests.get("no_tests_kind") == "none_collected"
+        return "succeeded" if allow_no_tests and nothing_to_run else "unverified"
+    return "succeeded" if tests.get("exit_code") == 0 else "failed"
 
 
 def run_step(s: RunSession, plan: Plan, index: int) -> bool:

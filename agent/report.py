@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from agent.journal import Event, read_events
 
-RunStatus = Literal["succeeded", "failed", "blocked", "declined", "error", "interrupted", "running"]
+RunStatus = Literal["succeeded", "unverified", "failed", "blocked", "declined", "error", "interrupted", "running"]
 # What is left of the run's branch and worktree: there, deleted by `agent undo`, or removed because
 # the run ended before its first step (declined, the model unreachable) and had nothing to keep.
 WorkspaceState = Literal["present", "undone", "discarded"]
@@ -26,11 +26,19 @@ class StepReport(BaseModel):
 
 
 class TestsReport(BaseModel):
+    """The last whole-suite test run: counts are None when the runner's output did not tell them."""
+
     command: str | None = None
     exit_code: int | None = None
     passed: int | None = None
     failed: int | None = None
+    errors: int | None = None
+    skipped: int | None = None
+    runner: str | None = None
+    failing: list[str] = Field(default_factory=list)
     sandboxed: bool | None = None
+    ran: bool | None = None  # False: no test ran (the run is unverified)
+    no_tests: str | None = None  # why no test ran
 
 
 class Report(BaseModel):
@@ -89,7 +97,7 @@ def _apply(report: Report | None, event: Event) -> Report | None:
     elif kind == "step_skipped":
         report.steps[event["index"]].status = "skipped"
     elif kind == "tests":
-        report.tests = TestsReport(**{k: event.get(k) for k in TestsReport.model_fields})
+        report.tests = TestsReport(**{k: event[k] for k in TestsReport.model_fields if event.get(k) is not None})
     elif kind in ("run_finished", "run_interrupted"):
         report.status = event.get("status", "interrupted")
         report.head_commit = event.get("head_commit", report.head_commit)

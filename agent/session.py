@@ -27,11 +27,16 @@ from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
 from tools.sandbox import SandboxPolicy
 from tools.setup import ProjectSetup, SetupResult
-from tools.testrun import detect_test_command
+from tools.testrun import Detected, resolve_test_command
 from tools.trim import trim_middle
 
+# Put before the test result the critics read when no test ran: they must not take silence for a pass.
+NO_TESTS_NOTE = "NO TEST RAN for this step: the change is not verified by any test. Reason and output:\n"
 CRITIC_DIFF_CHARS = 120_000
 TOOL_RESULT_JOURNAL_CHARS = 4_000
+# What the report keeps of the last whole-suite test run.
+TESTS_FIELDS = ("command", "exit_code", "passed", "failed", "errors", "skipped", "runner", "failing", "sandboxed",
+                "ran", "no_tests", "no_tests_kind")
 
 
 @dataclass
@@ -121,6 +126,10 @@ class RunSession:
         """The executor's tools for `step` (or a test run of the gate), journaled."""
         return JournaledTools(self.tool_context(), self.journal, step, self.hooks, self.secret_values)
 
+    def test_command(self) -> Detected | None:
+        """The command run_tests runs in this run's worktree, and why (configured or detected)."""
+        return resolve_test_command(self.workspace.root, self.config.test_cmd)
+
     def make_plan(self) -> Plan:
         self._planned_view = repo_view(self.workspace.root)
         plan = make_plan(self.client, self.task, self._planned_view, max_steps=self.config.max_steps,
@@ -136,7 +145,7 @@ class RunSession:
         prompt = render_prompt(
             "executor_step", task=self.task, plan=outline, step_number=index + 1, step_count=len(plan.steps),
             title=step.title, description=step.description, acceptance=step.acceptance,
-            repo_view=view, test_cmd=self.config.test_cmd or "detected automatically (run_tests)",
+            repo_view=view, test_cmd=_test_cmd_line(self.test_command()),
         )
         step_id = f"step-{index + 1}"
         tools = self.tools(step_id)
@@ -162,9 +171,11 @@ class RunSession:
         if executor.edited_since_tests or executor.last_tests is None:
             result = self.run_tests(step_id)
             executor.record_tests(result)
-            tests_text = result.text  # also when there is no test command: the critics read why
+            tests_text, tests_data = result.text, result.data  # no test command: the critics read why
         else:
-            tests_text = executor.last_tests_text
+            tests_text, tests_data = executor.last_tests_text, executor.last_tests
+        if (tests_data or {}).get("ran") is False:
+            tests_text = NO_TESTS_NOTE + tests_text
         if executor.last_tests is not None and self._is_whole_suite(executor.last_tests):
             self._judged_tests = executor.last_tests
         review = StepUnderReview(
@@ -196,15 +207,14 @@ class RunSession:
         """
         reused = self._judged_tests if every_step_committed else None
         data = reused if reused is not None else (self.run_tests("final").data or {})
-        if data.get("command") is None and data.get("exit_code") is None:
-            return None
-        tests = {k: data.get(k) for k in ("command", "exit_code", "passed", "failed", "sandboxed")}
+        tests = {k: data.get(k) for k in TESTS_FIELDS}
         self.journal.append("tests", **tests, reused=reused is not None)
         return tests
 
     def _is_whole_suite(self, tests: dict[str, Any]) -> bool:
         """Whether a test run was the test command without arguments (not a subset of the tests)."""
-        return tests.get("command") == (self.config.test_cmd or detect_test_command(self.workspace.root))
+        found = self.test_command()
+        return found is not None and tests.get("command") == found.command
 
     def stopped_state(self) -> dict[str, str]:
         """`{"checkout": state}` for the event that ends a run which may be resumed: what the checkout
@@ -241,6 +251,12 @@ class RunSession:
     def trailers(self, gate: GateResult) -> dict[str, str]:
         trailers = {name.title(): verdict.verdict for name, verdict in gate.verdicts.items()}
         return {**trailers, "Agent-Run": self.run_id}
+
+
+def _test_cmd_line(found: Detected | None) -> str:
+    if found is None:
+        return "none configured or detected (run_tests will say so; the run cannot be verified by tests)"
+    return f"{found.command} ({found.reason}; run_tests runs it)"
 
 
 def journal_path(repo_root: Path, run_id: str) -> Path:

@@ -15,8 +15,9 @@ from agent.errors import AgentError
 from agent.gitrepo import git, git_ok
 from agent.report import Report
 
-STATUS_STYLE = {"succeeded": "bold green", "failed": "bold red", "blocked": "bold red", "error": "bold red",
-                "declined": "bold yellow", "interrupted": "bold yellow", "running": "yellow", "undone": "dim"}
+STATUS_STYLE = {"succeeded": "bold green", "unverified": "bold yellow", "failed": "bold red", "blocked": "bold red",
+                "error": "bold red", "declined": "bold yellow", "interrupted": "bold yellow", "running": "yellow",
+                "undone": "dim"}
 
 
 def write_report(report: Report, path: Path) -> None:
@@ -26,6 +27,15 @@ def write_report(report: Report, path: Path) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(report.model_dump_json(indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def tests_counts(tests: dict) -> str:
+    """`3 passed, 1 failed` from a tests record; "counts unknown" when the runner's output did not say."""
+    if tests.get("passed") is None and tests.get("failed") is None:
+        return "counts unknown"
+    words = [f"{tests.get(k) or 0} {k}" for k in ("passed", "failed")]
+    words += [f"{tests[k]} {k}" for k in ("errors", "skipped") if tests.get(k)]
+    return ", ".join(words)
 
 
 def shown_status(report: Report) -> str:
@@ -44,9 +54,16 @@ def print_summary(report: Report, console: Console, *, temporary: bool = False) 
     if report.steps:
         console.print(_steps_table(report))
     t = report.tests
-    if t.command:
+    if t.ran is False:
+        console.print(Text(f"tests: no test ran: {t.no_tests}", style="yellow"))
+        if report.status == "unverified":
+            console.print("  the change is not verified by any test; --allow-no-tests (or allow_no_tests = true) "
+                          "accepts a repository that has none")
+    elif t.command:
         sandbox = "" if t.sandboxed in (True, None) else " — not sandboxed"
-        console.print(f"tests: {t.command} → exit {t.exit_code} ({t.passed or 0} passed, {t.failed or 0} failed){sandbox}")
+        console.print(f"tests: {t.command} → exit {t.exit_code} ({tests_counts(t.model_dump())}){sandbox}")
+        for test_id in t.failing[:10]:
+            console.print(f"  failing: {test_id}")
     if report.usage.get("by_role"):
         console.print(_usage_table(report))
     console.print(f"duration {report.duration_s:.1f}s")

@@ -15,6 +15,7 @@ from agent.journal import Event
 from agent.livepanel import LivePanel
 from agent.llm.types import StreamCallbacks, ToolCall
 from agent.session import RunHooks
+from agent.summary import tests_counts
 from agent.wording import counted
 from critics.verdict import Verdict
 from tools.registry import ToolResult
@@ -140,10 +141,15 @@ class RunView:
     def _on_step_skipped(self, e: Event) -> None:
         self.steps[e["index"]]["state"] = "skipped"
 
+    def _on_test_command(self, e: Event) -> None:
+        self._say(e["line"], "bold" if e.get("command") else "bold yellow")
+
     def _on_tests(self, e: Event) -> None:
-        counts = f"{e.get('passed') or 0} passed, {e.get('failed') or 0} failed"
+        if e.get("ran") is False:
+            self._say(f"tests: no test ran: {e.get('no_tests')}", "bold yellow")
+            return
         note = "" if e.get("sandboxed", True) else " (NOT sandboxed)"
-        self._print(Text(f"tests: {e.get('command')} → exit {e.get('exit_code')}, {counts}{note}"))
+        self._print(Text(f"tests: {e.get('command')} → exit {e.get('exit_code')}, {tests_counts(e)}{note}"))
 
     def confirm_plan(self, plan: Any) -> bool:
         """Ask at the terminal whether to carry out the plan just shown."""

@@ -13,7 +13,6 @@ from conftest import git, make_repo
 
 from agent.llm.types import ToolCall
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
-from tools.testrun import detect_test_command, parse_counts
 from tools.trim import trim_middle
 
 APP = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
@@ -337,12 +336,18 @@ def test_run_tests_counts_a_pass_and_a_fail(tmp_path: Path) -> None:
         {"exit_code": 1, "passed": 1, "failed": 1, "errors": 0, "timed_out": False}
     assert result.text.splitlines()[1].startswith("exit code 1; 1 passed, 1 failed (")
     assert "FAILED test_tiny.py::test_bad" in result.text
+    assert result.data["failing"] == ["test_tiny.py::test_bad (test_tiny.py:6)"]
+    assert "failing (1): test_tiny.py::test_bad (test_tiny.py:6)" in result.text
 
 
 def test_run_tests_without_a_test_command(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r")
     result = call(ctx_for(root), "run_tests")
     assert result.is_error and result.text.startswith("No test command is configured")
+    # The hint names the real key and flag (test_command is no key of ours).
+    assert "test_cmd in .agent.toml" in result.text and "--test-cmd" in result.text
+    assert "test_command" not in result.text
+    assert result.data["ran"] is False
 
 
 def test_run_tests_quotes_the_models_arguments(tmp_path: Path) -> None:
@@ -352,35 +357,6 @@ def test_run_tests_quotes_the_models_arguments(tmp_path: Path) -> None:
     assert not (root / "pwned").exists()
     assert result.data["sandboxed"] is False
     assert "WITHOUT a sandbox" in result.text
-
-
-@pytest.mark.parametrize("output, counts", [
-    ("..F\n1 failed, 2 passed in 0.12s\n", {"passed": 2, "failed": 1, "errors": 0, "skipped": 0}),
-    ("==== 3 passed, 1 skipped, 2 warnings in 1.01s ====", {"passed": 3, "failed": 0, "errors": 0, "skipped": 1}),
-    ("=== 1 error in 0.3s ===", {"passed": 0, "failed": 0, "errors": 1, "skipped": 0}),
-    ("2 failed, 5 passed, 2 errors, 1 deselected, 1 xfailed in 3s",
-     {"passed": 5, "failed": 2, "errors": 2, "skipped": 0, "deselected": 1, "xfailed": 1}),
-    ("test result: ok. 7 passed; 0 failed; 0 ignored", {"passed": 7, "failed": 0, "errors": 0, "skipped": 0}),
-    ("no tests ran in 0.01s", {}),
-])
-def test_parse_counts(output: str, counts: dict[str, int]) -> None:
-    assert parse_counts(output) == counts
-
-
-@pytest.mark.parametrize("marker, content", [
-    ("tests/__init__.py", ""), ("pytest.ini", "[pytest]\n"), ("conftest.py", ""),
-    ("setup.cfg", "[tool:pytest]\naddopts = -q\n"), ("pyproject.toml", "[tool.pytest.ini_options]\n"),
-])
-def test_detect_test_command(tmp_path: Path, marker: str, content: str) -> None:
-    (tmp_path / marker).parent.mkdir(parents=True, exist_ok=True)
-    (tmp_path / marker).write_text(content)
-    command = detect_test_command(tmp_path)
-    assert command is not None and command.endswith(" -m pytest -q")
-
-
-def test_detect_test_command_finds_nothing_in_a_bare_project(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    assert detect_test_command(tmp_path) is None
 
 
 # --- schemas and trimming -------------------------------------------------------------------------

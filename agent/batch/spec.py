@@ -57,6 +57,7 @@ class BatchSpec(_Strict):
     targets: list[TargetSpec] = Field(min_length=1)
     vars: dict[str, Scalar] = Field(default_factory=dict)  # defaults for every target
     test_cmd: str | None = None
+    allow_no_tests: bool | None = None
     # Configuration overrides for every target's run (flags beat env beat .agent.toml).
     model: str | None = None
     provider: str | None = None
@@ -81,7 +82,7 @@ class BatchSpec(_Strict):
     def flags(self) -> dict[str, Any]:
         """The configuration overrides the spec sets, as `create_session` takes them."""
         keys = ("model", "provider", "base_url", "critics", "max_steps", "max_revisions", "max_tool_calls",
-                "test_cmd", "requests_per_minute", "tokens_per_minute")
+                "test_cmd", "allow_no_tests", "requests_per_minute", "tokens_per_minute")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
     @property

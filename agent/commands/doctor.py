@@ -50,7 +50,7 @@ def doctor_command(repo: Path, flags: dict[str, object]) -> int:
     """Print everything `agent run` depends on; 0 when usable, 1 when a key or endpoint is not."""
     config = load_config(repo, flags, os.environ)
     checks = [critics_check(config, repo), *key_checks(config), *endpoint_checks(config), *git_checks(repo),
-              sandbox_check(config.sandbox)]
+              sandbox_check(config.sandbox), tests_check(repo, config)]
     tables = [settings_table(config), roles_table(config), checks_table(checks)]
     _render(tables, _file_line(config))
     failures = [check for check in checks if check.status == "fail"]
@@ -222,6 +222,19 @@ def sandbox_check(mode: str) -> Check:
     if mode == "bwrap":
         return Check("sandbox", "fail", f"sandbox = \"bwrap\" is configured but {found.detail}")
     return Check("sandbox", "warn", f"{found.detail}; tests run as a plain subprocess")
+
+
+def tests_check(repo: Path, config: AgentConfig) -> Check:
+    """Which command run_tests will run here and why; a warning when there is none."""
+    from tools.testrun import resolve_test_command
+
+    found = resolve_test_command(repo, config.test_cmd)
+    if found is not None:
+        return Check("test command", "ok", f"{found.command} ({found.reason})")
+    if config.allow_no_tests:
+        return Check("test command", "ok", "none found; allow_no_tests is set, so runs may succeed without tests")
+    return Check("test command", "warn", "none configured or detected: runs will end unverified; "
+                                         "set test_cmd in .agent.toml or pass --test-cmd")
 
 
 def _render(tables: list[Table], header: str) -> None:

@@ -39,7 +39,9 @@ from agent.preflight import preflight, run_roles
 from critics.registry import Critic
 
 # A declined plan is "not done" (1): nothing was carried out, and there is nothing to resume.
-EXIT_CODES = {"succeeded": 0, "failed": 1, "blocked": 1, "declined": 1, "error": 3, "interrupted": 130, "running": 1}
+# An unverified run (no test ran) is not done either: nothing shows the change works.
+EXIT_CODES = {"succeeded": 0, "unverified": 1, "failed": 1, "blocked": 1, "declined": 1, "error": 3, "interrupted": 130,
+              "running": 1}
 
 
 def _view_mode(json_out: bool, quiet: bool, console: Console) -> Mode:
@@ -233,7 +235,7 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
 def _resumable(run_id: str, events: list[dict[str, Any]], task: str | None) -> Report:
     """The report of a run that may be resumed (for `task`, when given); UserError saying why not."""
     report = build_report(events)
-    if report.status in ("succeeded", "failed"):
+    if report.status in ("succeeded", "unverified", "failed"):
         raise UserError(f"run {run_id} already finished ({report.status}); see: agent show {run_id}")
     if report.workspace_state == "undone":
         raise UserError(f"run {run_id} was undone (agent undo); start the task again with agent run")
