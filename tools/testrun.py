@@ -91,7 +91,7 @@ def _result(command: str, found: Detected, outcome: RunOutcome, parsed: Parsed |
         "command": command, "runner": parsed.runner if parsed else found.runner, "exit_code": outcome.exit_code,
         "timed_out": outcome.timed_out, "sandboxed": outcome.sandboxed, "duration_s": round(outcome.duration_s, 3),
         **((parsed.counts or {}) if parsed else {}), "counts_known": bool(parsed and parsed.counts is not None),
-        "failing": parsed.failing[:FAILING_KEPT] if parsed else [], "ran": no_tests is None, "no_tests": no_tests,
+        "failing": parsed.failing[:FAILING_KEPT] if parsed else [], "ran": False if no_tests else (parsed.ran if parsed else None), "no_tests": no_tests,
         "no_tests_kind": kind,
     }
     failed = outcome.timed_out or outcome.exit_code != 0

@@ -125,7 +125,9 @@ def markdown_report(results: list[TargetResult], title: str) -> str:
 
 
 def tests_text(tests: dict[str, Any] | None) -> str:
-    """`exit 0 (12 passed)`, `exit 1 (2 failed, 10 passed)`, or `-` when the tests never ran."""
+    """`exit 0 (12 passed)`, `exit 1 (2 failed, 10 passed)`, `no test ran`, or `-` when none were run."""
+    if tests and tests.get("ran") is False:
+        return "no test ran"
     if not tests or tests.get("exit_code") is None:
         return "-"
     counts = [f"{tests[k]} {k}" for k in ("failed", "passed") if tests.get(k)]

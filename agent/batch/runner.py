@@ -212,7 +212,10 @@ def target_result(target: Target, report: Report, status: TargetStatus, error: s
     commits = [step.commit for step in report.steps if step.commit]  # one per approved step, in order
     patch = git(target.repo, "diff", *_DIFF_FLAGS, report.base_commit, report.head_commit) \
         if commits and report.head_commit else ""
-    tests = report.tests.model_dump() if report.tests.exit_code is not None or report.tests.command else None
+    t = report.tests
+    tests = t.model_dump() if t.exit_code is not None or t.command or t.ran is not None else None
+    if status == "unverified" and not error:
+        error = f"no test ran: {t.no_tests}"
     return TargetResult(
         target=target.id, repo=str(target.repo), vars=target.vars, status=status,
         branch=report.branch if report.workspace_state == "present" else None, commits=commits, patch=patch, tests=tests, usage=report.usage,

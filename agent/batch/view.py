@@ -16,8 +16,8 @@ from agent.batch.results import TargetResult, tests_text
 from agent.batch.spec import Target
 from agent.journal import Event
 
-STYLE = {"queued": "dim", "running": "yellow", "succeeded": "green", "failed": "red", "blocked": "red",
-         "error": "bold red", "interrupted": "yellow", "skipped": "dim"}
+STYLE = {"queued": "dim", "running": "yellow", "succeeded": "green", "unverified": "yellow", "failed": "red",
+         "blocked": "red", "error": "bold red", "interrupted": "yellow", "skipped": "dim"}
 RECENT = 6  # finished targets kept on the live view under the running ones
 
 
