@@ -47,7 +47,7 @@ EXPECTED = [
              "cargo"),
     Expected("java_clamp", "mvn -B test", (4, 1), ("RangeTest.lowersValuesAbove (RangeTest.java:24)",), "mvn"),
     Expected("cpp_leap", CMAKE, (1, 1), ("leap_years (tests/test_leap_years.cpp:8)",), "cmake"),
-    Expected("js_slug", "npm test", (3, 1), ("slugify > lower-cases every letter (test/slug.test.js:12)",), "npm"),
+    Expected("js_slug", "npm test --", (3, 1), ("slugify > lower-cases every letter (test/slug.test.js:12)",), "npm"),
 ]
 
 

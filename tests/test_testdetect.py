@@ -28,11 +28,11 @@ CASES = [
     ({"pyproject.toml": "[tool.pytest.ini_options]\n"}, f"{PY} -m pytest -q", "pytest"),
     ({"mod.py": "", "test_mod.py": ""}, f"{PY} -m pytest -q", "pytest"),  # root-level tests, no config
     ({"mod.py": "", "mod_test.py": ""}, f"{PY} -m pytest -q", "pytest"),
-    ({"package.json": json.dumps({"scripts": {"test": "jest"}}), "package-lock.json": "{}"}, "npm test", "jest"),
+    ({"package.json": json.dumps({"scripts": {"test": "jest"}}), "package-lock.json": "{}"}, "npm test --", "jest"),
     ({"package.json": json.dumps({"scripts": {"test": "vitest run"}}), "pnpm-lock.yaml": ""}, "pnpm test", "vitest"),
     ({"package.json": json.dumps({"scripts": {"test": "mocha"}}), "yarn.lock": ""}, "yarn test", "mocha"),
-    ({"package.json": json.dumps({"scripts": {"test": "node --test"}})}, "npm test", "node"),
-    ({"package.json": json.dumps({"scripts": {"test": "tsc && ./run-tests.sh"}})}, "npm test", "npm"),
+    ({"package.json": json.dumps({"scripts": {"test": "node --test"}})}, "npm test --", "node"),
+    ({"package.json": json.dumps({"scripts": {"test": "tsc && ./run-tests.sh"}})}, "npm test --", "npm"),
     # npm init's placeholder only fails: the test framework or test files decide instead.
     ({"package.json": json.dumps({"scripts": {"test": 'echo "Error: no test specified" && exit 1'},
                                   "devDependencies": {"vitest": "^3"}})}, "npx vitest run", "vitest"),

@@ -107,11 +107,9 @@ def python_root_tests(root: Path) -> Detected | None:
     python = shlex.quote(_python(root))
     if python != shlex.quote(sys.executable) or importlib.util.find_spec("pytest") is not None:
         return Detected(f"{python} -m pytest -q", "pytest", f"Python test files at the root ({found[0]})")
-    patterns = " ".join(shlex.quote(p) for p in sorted({"test_*.py" if n.startswith("test_") else "*_test.py"
-                                                          for n in found}))
-    if " " in patterns:  # unittest discovers one pattern at a time; the common one wins
-        patterns = "'test_*.py'"
-    return Detected(f"{python} -m unittest discover -v -p {patterns}", "unittest",
+    # unittest discovers one file pattern at a time: test_*.py when there are such files.
+    pattern = "'test_*.py'" if any(n.startswith("test_") for n in found) else "'*_test.py'"
+    return Detected(f"{python} -m unittest discover -v -p {pattern}", "unittest",
                     f"Python test files at the root ({found[0]}) and no pytest")
 
 
@@ -125,7 +123,9 @@ def javascript_tests(root: Path) -> Detected | None:
     script = scripts.get("test")
     if isinstance(script, str) and script.strip() and NPM_PLACEHOLDER not in script:
         runner = runner_of(script)
-        return Detected(f"{manager} test", runner if runner != "unknown" else "npm",
+        # npm hands arguments after `--` to the script; the model's run_tests arguments go there.
+        command = "npm test --" if manager == "npm" else f"{manager} test"
+        return Detected(command, runner if runner != "unknown" else "npm",
                         f"package.json scripts.test ({script.strip()}), run with {manager}")
     deps = {**_dict(package.get("devDependencies")), **_dict(package.get("dependencies"))}
     for name, command in (("vitest", "vitest run"), ("jest", "jest"), ("mocha", "mocha")):
