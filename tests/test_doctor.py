@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.testing import Script, ScriptedServer
+from conftest import make_repo
 
 SECRET = "sk-doctor-fake-key-5f1c9e0b7a-never-printed"
 
@@ -132,3 +133,18 @@ def test_roles_show_how_reasoning_goes_back_and_is_switched_off(cli, tmp_repo: P
     assert 'reasoning_effort: "none", then disable_reasoning: true' in rows["executor"]
     assert "reasoning_content" in rows["planner"] and 'thinking: {type: "disabled"}' in rows["planner"]
     assert "reasoning_content" in rows["security"] and "<think>" not in rows["security"]  # the role's override
+
+
+def test_doctor_says_which_test_command_runs_and_why(cli, tmp_path: Path) -> None:
+    go = make_repo(tmp_path / "go", "go_wordstats")
+    bare = make_repo(tmp_path / "bare")
+    with ScriptedServer(Script()) as server:
+        found = cli("doctor", "--repo", str(go), "--provider", "vllm", "--base-url", server.base_url)
+        none = cli("doctor", "--repo", str(bare), "--provider", "vllm", "--base-url", server.base_url)
+        configured = cli("doctor", "--repo", str(go), "--provider", "vllm", "--base-url", server.base_url,
+                         env={"AGENT_TEST_CMD": "make check"})
+    line = next(line for line in found.stdout.splitlines() if "test command" in line)
+    assert line.split()[:3] == ["ok", "test", "command"] and line.endswith("go test -json ./... (go.mod found)")
+    line = next(line for line in none.stdout.splitlines() if "test command" in line)
+    assert line.split()[0] == "warn" and "runs will end unverified" in line and "--test-cmd" in line
+    assert "make check (configured: test_cmd)" in configured.stdout

@@ -39,7 +39,7 @@ class RunTestsArgs(ToolArgs):
 def resolve_test_command(root: Path, configured: str | None) -> Detected | None:
     """The configured command (test_cmd / --test-cmd) when set, else the one detected in `root`."""
     if configured:
-        return Detected(configured, runner_of(configured), "set by test_cmd (.agent.toml or --test-cmd)")
+        return Detected(configured, runner_of(configured), "configured: test_cmd")
     return detect_test_command(root)
 
 

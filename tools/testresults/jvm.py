@@ -1,4 +1,4 @@
-"""Maven Surefire's console summary, Gradle's console, and the JUnit XML reports both write."""
+"""Maven Surefire's console summary, and the JUnit XML reports Surefire and Gradle write."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ MAVEN_SECTION = re.compile(r"^\[(?:ERROR|WARNING)\] (Failures|Errors|Flakes):\s*
 MAVEN_ITEM = re.compile(r"^\[(?:ERROR|WARNING)\]\s{3}(\S+?)(?::(\d+))?(?: |$)")
 MAVEN_FRAME = re.compile(r"^\s+at (\S+)\.(\w+)\((\w+\.\w+):(\d+)\)")
 MAVEN_BUILD_FAILED = re.compile(r"COMPILATION ERROR|Failed to execute goal .*(compiler|resources)|Could not resolve")
-GRADLE_FAILED = re.compile(r"^(\S.*?) > (.+?) FAILED$")
-GRADLE_WHERE = re.compile(r"^\s+at .*?\((\w+\.\w+):(\d+)\)|^\s+\S+ at (\w+\.\w+):(\d+)$")
-GRADLE_SUMMARY = re.compile(r"^(\d+) tests? completed(?:, (\d+) failed)?(?:, (\d+) skipped)?")
 # Where the two build tools write their JUnit XML reports, relative to a module's folder.
 REPORT_GLOBS = ("target/surefire-reports/TEST-*.xml", "*/target/surefire-reports/TEST-*.xml",
                 "build/test-results/*/TEST-*.xml", "*/build/test-results/*/TEST-*.xml")
@@ -41,22 +38,6 @@ def read_maven(text: str) -> Results | None:
         elif not line.startswith("[ERROR]   ") and not line.startswith("[WARNING]   "):
             section = None
     return Results(counts(run - failures - errors - skipped, failures, errors, skipped), failing)
-
-
-def read_gradle(text: str) -> Results | None:
-    """Gradle's `CalcTest > subtracts() FAILED` lines and its `N tests completed, M failed` line."""
-    lines = text.splitlines()
-    summary = next((m for line in reversed(lines) if (m := GRADLE_SUMMARY.match(line))), None)
-    failing = []
-    for i, line in enumerate(lines):
-        if (fail := GRADLE_FAILED.match(line)):
-            where = next(((m.group(1) or m.group(3)) + ":" + (m.group(2) or m.group(4))
-                          for after in lines[i + 1:i + 4] if (m := GRADLE_WHERE.match(after))), None)
-            failing.append(located(f"{fail.group(1)}.{fail.group(2)}", where))
-    if summary is None:
-        return None
-    total, failed, skipped = (int(g or 0) for g in summary.groups())
-    return Results(counts(total - failed - skipped, failed, 0, skipped), failing)
 
 
 def read_junit_reports(root: Path, since: float) -> Results | None:
