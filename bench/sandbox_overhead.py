@@ -44,6 +44,13 @@ class Case:
 
 CASES: list[Case] = [
     Case("python", "calc_bug", f"PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest -q -p no:cacheprovider"),
+    Case("go", "go_wordstats", "go test -json ./...", needs=("go",)),
+    Case("rust", "rust_temperature", "cargo test --no-fail-fast", needs=("cargo",)),
+    # Maven Central is out of reach: plugins from Debian's packaged repository, offline.
+    Case("java", "java_clamp", "mvn -B -o -Dmaven.repo.local=/usr/share/maven-repo test", needs=("mvn",)),
+    Case("cpp", "cpp_leap", "cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug && cmake --build build -j 2 "
+                            "&& ctest --test-dir build --output-on-failure", needs=("cmake", "g++")),
+    Case("js", "js_slug", "npm test --", needs=("npm",), setup="npm ci --no-audit --no-fund"),
 ]
 
 

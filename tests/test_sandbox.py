@@ -254,14 +254,15 @@ def test_python_toolchain_still_runs_inside(worktree: Path) -> None:
 
 
 def test_the_projects_virtualenv_runs_pytest_when_it_has_pytest(tmp_path: Path) -> None:
-    from tools.testrun import detect_test_command
+    from tools.testdetect import detect_test_command
 
     repo = make_repo(tmp_path / "project")
     (repo / "tests").mkdir()
-    assert detect_test_command(repo) == f"{shlex.quote(sys.executable)} -m pytest -q"
+    (repo / "tests" / "test_x.py").write_text("")
+    assert detect_test_command(repo).command == f"{shlex.quote(sys.executable)} -m pytest -q"
     (repo / ".venv" / "bin").mkdir(parents=True)
     (repo / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
-    assert detect_test_command(repo) == f"{shlex.quote(sys.executable)} -m pytest -q"  # no pytest there
+    assert detect_test_command(repo).command == f"{shlex.quote(sys.executable)} -m pytest -q"  # no pytest there
     (repo / ".venv" / "lib" / "python3.11" / "site-packages" / "pytest").mkdir(parents=True)
-    assert detect_test_command(repo) == f"{repo / '.venv' / 'bin' / 'python'} -m pytest -q"
+    assert detect_test_command(repo).command == f"{repo / '.venv' / 'bin' / 'python'} -m pytest -q"
