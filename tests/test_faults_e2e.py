@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+
+import pytest
 
 from agent.history import DROPPED
 from agent.testing import ErrorSpec, ScriptedServer, ToolCallSpec, Turn
@@ -85,3 +88,31 @@ def test_the_executor_shrinks_its_history_before_it_would_exceed_the_context_bud
     assert statuses == {200}  # nothing was refused: the history fit before it was sent
     assert any(m.get("content") == DROPPED for b in bodies for m in b["messages"])
     assert all(estimate_tokens(b["messages"], b["tools"]) <= 4096 - 1500 for b in bodies)
+
+
+# Deadlines small enough for a test: 0.5 s to the first event or between events, and a total of
+# 0.5 s + budget / 100,000 tokens/s; two attempts, then the run stops.
+DEADLINES = ("first_token_timeout_s = 0.5\nidle_timeout_s = 0.5\nmin_tokens_per_s = 100000\n"
+             "request_attempts = 2\n")
+
+
+@pytest.mark.parametrize("hang, reason", [
+    ("silent", "timed out"),  # accepts the request, never answers
+    ("keepalive", "no answer within 0.5s"),  # keep-alive comments forever, no event
+    ("reasoning", "s in all (its completion budget"),  # reasoning forever: only the total deadline stops it
+])
+def test_a_model_request_that_never_ends_is_retried_then_exits_3(tmp_path, cli, hang: str, reason: str) -> None:
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / ".agent.toml").write_text(DEADLINES)
+    script = demo_script()
+    script.turns["planner"] = [Turn(hang=hang)] * 2  # type: ignore[arg-type]
+    with ScriptedServer(script) as server:
+        started = time.monotonic()
+        result = cli(*run_args(server, repo))
+        elapsed = time.monotonic() - started
+        attempts = len(server.requests_for("planner"))
+    assert result.exit_code == 3, result.stderr
+    assert attempts == 2 and elapsed < 60
+    errors = [line for line in result.stderr.splitlines() if line.startswith("agent:")]
+    assert len(errors) == 1 and "failed after 2 attempts" in errors[0] and reason in errors[0].lower(), errors
+    assert json.loads(result.stdout)["status"] == "error" and "Traceback" not in result.stderr

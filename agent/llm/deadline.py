@@ -41,7 +41,7 @@ class Deadline:
     def reason(self, now: float) -> str:
         """Which deadline `now` is past, in words."""
         if now >= self.started + self.total_s:
-            return (f"the request took longer than {self.total_s:.0f}s in all (its completion budget at "
+            return (f"the request took longer than {self.total_s:.3g}s in all (its completion budget at "
                     f"{self.limits.min_tokens_per_s:g} tokens/s, plus {self.limits.first_token_s:g}s to start)")
         if self.events == 0:
             return f"no answer within {self.limits.first_token_s:g}s of sending the request"
