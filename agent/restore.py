@@ -12,12 +12,15 @@ the checkout is kept: a run records the state of its checkout when it stops, and
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent.errors import UserError
 from agent.gitrepo import GitError, git
 from agent.journal import Event
-from agent.workspace import GitWorkspace
+from agent.workspace import CACHES, GitWorkspace
 
 log = logging.getLogger("agent.resume")
 STOP_EVENTS = ("run_interrupted", "run_finished")
@@ -41,11 +44,25 @@ def stopped_at(run_id: str, events: list[Event], head: str) -> Stopped:
     return Stopped(run_id, head, state if isinstance(state, str) else None)
 
 
+def checkout_state(workspace: GitWorkspace) -> str:
+    """The tree of everything in the checkout now, untracked and secret files included (test caches
+    not): equal states mean nothing in the checkout changed. Hashed into the local repository only."""
+    index = workspace.root / git(workspace.root, "rev-parse", "--git-path", "index").strip()
+    with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if index.exists():
+            shutil.copy2(index, env["GIT_INDEX_FILE"])  # its stat data spares hashing every file again
+        else:
+            git(workspace.root, "read-tree", "HEAD", env=env)
+        git(workspace.root, "add", "--all", "--", ".", *CACHES, env=env)
+        return git(workspace.root, "write-tree", env=env).strip()
+
+
 def restore(workspace: GitWorkspace, stopped: Stopped) -> None:
     """Bring the checkout back to `stopped.head`, dropping only what the run itself left there."""
     if workspace.head() != stopped.head:
         _require_own_commits(workspace, stopped)
-    now = workspace.state()
+    now = checkout_state(workspace)
     if now == _tree(workspace, "HEAD"):
         workspace.reset_to(stopped.head)  # nothing uncommitted: at most the run's own commits go
         return

@@ -21,6 +21,7 @@ from agent.prompting import render_prompt
 from agent.recorder import RecordingClient
 from agent.redact import redact, redact_exact
 from agent.repoview import repo_view
+from agent.restore import checkout_state
 from agent.workspace import GitWorkspace, is_run_id
 from critics.registry import Critic
 from critics.verdict import Verdict
@@ -220,7 +221,7 @@ class RunSession:
         """`{"checkout": state}` for the event that ends a run which may be resumed: what the checkout
         held when the run stopped, so `agent resume` can tell the user's later changes from the run's."""
         try:
-            return {"checkout": self.workspace.state()}
+            return {"checkout": checkout_state(self.workspace)}
         except AgentError:  # git failing now must not hide why the run stopped; resume then stashes
             return {}
 

@@ -33,9 +33,9 @@ FALLBACK_EMAIL = "agent@localhost"
 # reads or what a patch file applies as.
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/")
 # Never staged, committed or shown: caches the test runs leave behind, and secret files.
-_CACHES = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/.pytest_cache/**")
+CACHES = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/.pytest_cache/**")
 _EXCLUDED = (
-    *_CACHES,
+    *CACHES,
     *(f":(exclude,glob)**/{pattern}" for pattern in DEFAULT_SECRET_GLOBS),
     *(f":(exclude,glob)**/{folder}/**" for folder in SECRET_DIRS),
 )
@@ -274,18 +274,6 @@ class GitWorkspace:
         self._require_on_branch()
         git(self.root, "reset", "--quiet", "--hard", sha)
         git(self.root, "clean", "--quiet", "-d", "--force", "--", ".", ":(exclude).agent")
-
-    def state(self) -> str:
-        """The tree of everything in the checkout now, untracked and secret files included (test caches
-        not): equal states mean nothing in the checkout changed. Hashed locally, never shown."""
-        with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            if self._index_path.exists():
-                shutil.copy2(self._index_path, env["GIT_INDEX_FILE"])  # its stat data spares rehashing
-            else:
-                git(self.root, "read-tree", "HEAD", env=env)
-            git(self.root, "add", "--all", "--", ".", *_CACHES, env=env)
-            return git(self.root, "write-tree", env=env).strip()
 
     def stash(self, message: str) -> str:
         """Save every uncommitted change, untracked files included, as a git stash entry; its sha."""
