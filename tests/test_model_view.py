@@ -21,8 +21,10 @@ from agent.testing.modelview import model_view, template_messages, template_swit
 from conftest import make_repo
 from run_helpers import CRITICS, demo_script, run_args, verdict
 
-# GLM 4.7's published chat template is model data, not part of this repository: point at a copy.
-GLM_TEMPLATE = Path(os.environ.get("GLM_CHAT_TEMPLATE", "/work/shared/glm/glm-4.7-flash.chat_template.jinja"))
+# GLM 4.7's published chat template is model data, not part of this repository: point at a copy
+# (GLM_CHAT_TEMPLATE, else the shared/ folder kept beside the checkout, as on the project's machines and CI).
+GLM_TEMPLATE = Path(os.environ.get("GLM_CHAT_TEMPLATE") or
+                    Path(__file__).resolve().parents[2] / "shared/glm/glm-4.7-flash.chat_template.jinja")
 GENERATION = "<|assistant|><think>"
 PROVIDERS = ["cerebras", "zai", "vllm"]
 
