@@ -22,7 +22,8 @@ from agent.recorder import RecordingClient
 from agent.redact import redact, redact_exact
 from agent.repoview import repo_view
 from agent.restore import checkout_state
-from agent.workspace import GitWorkspace, is_run_id
+from agent.runnames import is_run_id
+from agent.workspace import GitWorkspace
 from critics.registry import Critic
 from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas

@@ -9,23 +9,20 @@ import fcntl
 import functools
 import os
 import re
-import secrets
 import shutil
 import tempfile
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
 from agent.errors import AgentError, UserError
+from agent.runnames import BRANCH_PREFIX, new_branch_name
 from agent.gitrepo import Checkout, audit_config, failure, git, git_ok, locate, open_repo, run_git
 from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS, PathRefused, confine, has_other_links
 
 AGENT_DIR = ".agent"
-BRANCH_PREFIX = "agent/"
 FALLBACK_NAME = "glm-agent"
 FALLBACK_EMAIL = "agent@localhost"
 
@@ -39,25 +36,6 @@ _EXCLUDED = (
     *(f":(exclude,glob)**/{pattern}" for pattern in DEFAULT_SECRET_GLOBS),
     *(f":(exclude,glob)**/{folder}/**" for folder in SECRET_DIRS),
 )
-
-
-def slugify(task: str, max_len: int = 40) -> str:
-    """Lowercase ascii words of `task` joined by '-', at most `max_len` characters, never empty."""
-    ascii_text = unicodedata.normalize("NFKD", task).encode("ascii", "ignore").decode().lower()
-    slug = ""
-    for word in re.findall(r"[a-z0-9]+", ascii_text):
-        candidate = f"{slug}-{word}" if slug else word
-        if len(candidate) > max_len:
-            slug = slug or word[:max_len]
-            break
-        slug = candidate
-    return slug or "task"
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """A short id that sorts by creation time (UTC), e.g. `20261126-073400-a1b2`."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 def ensure_excluded(checkout: Checkout, entry: str = f"{AGENT_DIR}/") -> None:
@@ -100,22 +78,6 @@ def _worktree_lock(repo_root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def is_run_id(text: str) -> bool:
-    """True for a plain name usable as a run id: never a path, never hidden."""
-    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text) is not None
-
-
-def _check_run_id(run_id: str) -> None:
-    if not is_run_id(run_id):
-        raise ValueError(f"invalid run id {run_id!r}")
-
-
-def _new_branch_name(run_id: str, slug: str) -> str:
-    """`agent/<slug>-<id>`; git itself refuses it when invalid or taken (see `_create_branch`)."""
-    _check_run_id(run_id)
-    return f"{BRANCH_PREFIX}{slugify(slug)}-{run_id}"
 
 
 class BranchTaken(UserError):
@@ -163,7 +125,7 @@ class GitWorkspace:
         """
         checkout = repo if isinstance(repo, Checkout) else locate(repo)
         ensure_excluded(checkout)
-        branch = _new_branch_name(run_id, slug)
+        branch = new_branch_name(run_id, slug)
         if in_place:
             audit_config(checkout.root, checkout.root)
             dirty = git(checkout.root, "status", "--porcelain", "--untracked-files=normal").splitlines()

@@ -18,7 +18,7 @@ from rich.console import Console
 from agent.batch.limiter import RateLimiter
 from agent.batch.results import ResultsFile
 from agent.batch.runner import BatchRun, run_all
-from agent.workspace import is_run_id
+from agent.runnames import is_run_id
 from agent.batch.spec import load_targets
 from agent.commands.batch import batch_command
 from agent.testing import ErrorSpec, ScriptedServer, Turn

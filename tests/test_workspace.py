@@ -12,7 +12,8 @@ from conftest import git, make_repo
 
 from agent.errors import UserError
 from agent.gitrepo import GitError, open_repo
-from agent.workspace import GitWorkspace, new_run_id, slugify, undo
+from agent.runnames import new_run_id, slugify
+from agent.workspace import GitWorkspace, undo
 
 MEDIAN_BUG = "ordered[mid] + ordered[mid + 1]"
 MEDIAN_FIX = "ordered[mid - 1] + ordered[mid]"

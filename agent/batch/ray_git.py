@@ -20,7 +20,8 @@ from agent.gitrepo import git, locate, run_git
 from agent.journal import run_dir
 from agent.report import Report, build_report
 from agent.summary import write_report
-from agent.workspace import GitWorkspace, ensure_excluded, is_run_id, run_worktree
+from agent.runnames import is_run_id
+from agent.workspace import GitWorkspace, ensure_excluded, run_worktree
 
 SCRATCH_PREFIX = "agent-ray-"
 

@@ -27,7 +27,7 @@ from agent.report import Report, build_report
 from agent.session import RunSession
 from agent.summary import write_report
 from agent.gitrepo import git
-from agent.workspace import is_run_id
+from agent.runnames import is_run_id
 from tools.registry import tool_schemas
 
 log = logging.getLogger("agent.batch")

@@ -34,7 +34,8 @@ from agent.session import RunSession, journal_path
 from agent.ui import Mode, RunView
 from agent.summary import print_summary, write_report
 from agent.gitrepo import locate, open_repo
-from agent.workspace import GitWorkspace, new_run_id, slugify
+from agent.runnames import new_run_id, slugify
+from agent.workspace import GitWorkspace
 from agent.preflight import preflight, run_roles
 from critics.registry import Critic
 

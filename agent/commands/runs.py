@@ -14,7 +14,8 @@ from agent.journal import Journal, runs_dir
 from agent.report import Report, build_report
 from agent.session import journal_path
 from agent.summary import print_summary, shown_status
-from agent.workspace import is_run_id, undo
+from agent.runnames import is_run_id
+from agent.workspace import undo
 
 # The user's diff settings (external drivers, colour, no prefix) must not change what is printed.
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/")
