@@ -77,6 +77,11 @@ def run(
     test_cmd: Annotated[Optional[str], typer.Option("--test-cmd", help="The project's test command.")] = None,
     allow_no_tests: Annotated[bool, typer.Option(
         "--allow-no-tests", help="Let a run in which no test ran succeed (for a repository that has none).")] = False,
+    escalation: Annotated[Optional[str], typer.Option(
+        "--escalation", help="A step about to be blocked goes to the escalation role: advise, execute or off.")] = None,
+    max_escalations: Annotated[Optional[int], typer.Option("--max-escalations", min=1, help="Escalations per step.")] = None,
+    route: Annotated[Optional[str], typer.Option(
+        "--route", help="auto: a task the plan rates beyond GLM is executed by the escalation role; off.")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="Work in the current checkout on a new branch.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the final report as JSON.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before starting.")] = False,
@@ -90,7 +95,8 @@ def run(
         k: v
         for k, v in {
             "critics": critics, "max_steps": max_steps, "max_revisions": max_revisions, "test_cmd": test_cmd,
-            "allow_no_tests": allow_no_tests or None,
+            "allow_no_tests": allow_no_tests or None, "escalation": escalation, "max_escalations": max_escalations,
+            "route": route,
         }.items()
         if v is not None
     }

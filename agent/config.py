@@ -30,7 +30,12 @@ DEFAULT_BASE_URLS: dict[Provider, str] = {p: profile_for(p).default_base_url for
 KEY_ENV_VARS: dict[Provider, tuple[str, ...]] = {p: profile_for(p).key_env for p in PROVIDERS}
 DEFAULT_MODEL = "zai-glm-4.7"
 DEFAULT_CRITICS: tuple[str, ...] = ("reviewer", "qa", "security", "performance")
-ROLE_BUDGETS: dict[str, int] = {"planner": 8192, "executor": 16384}
+# The fixed roles and their answer budgets. `escalation` is the stronger model a stuck step (or a task
+# routed away from GLM) is handed to; see agent/escalation.py.
+ROLE_BUDGETS: dict[str, int] = {"planner": 8192, "executor": 16384, "escalation": 16384}
+ESCALATION_ROLE = "escalation"
+EscalationMode = Literal["off", "advise", "execute"]
+RouteMode = Literal["off", "auto"]
 CRITIC_BUDGET, CRITIC_REASONING_BUDGET = 4096, 12288
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NO_KEY_PLACEHOLDER = "unused"
@@ -107,6 +112,11 @@ class AgentConfig(BaseModel):
     secret_globs: list[str] = Field(default_factory=lambda: list(DEFAULT_SECRET_GLOBS))
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
+    # A step about to be blocked goes to the escalation role: advice for one more attempt, or an
+    # attempt of its own; at most max_escalations times per step. "off": blocked as it stands.
+    escalation: EscalationMode = "off"
+    max_escalations: int = Field(1, ge=1, le=5)
+    route: RouteMode = "off"  # "auto": a task the plan rates beyond GLM is executed by the escalation role
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
 
     _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
@@ -176,7 +186,13 @@ class AgentConfig(BaseModel):
 
     def role_names(self) -> list[str]:
         """Every role this configuration runs or configures: planner, executor, critics, then other sections."""
-        return list(dict.fromkeys(["planner", "executor", *self.critics, *self.roles]))
+        escalation = [ESCALATION_ROLE] if self.escalates else []
+        return list(dict.fromkeys(["planner", "executor", *self.critics, *escalation, *self.roles]))
+
+    @property
+    def escalates(self) -> bool:
+        """Whether a run may call the escalation role (to unblock a step, or to execute a routed task)."""
+        return self.escalation != "off" or self.route == "auto"
 
     def role_settings(self, role: str) -> RoleSettings:
         """Everything the model client needs for `role`: its section over the top level over defaults."""
@@ -329,7 +345,7 @@ def _key_hint(dotted: str, env_values: Mapping[str, Any], file_values: Mapping[s
 def _check_role_names(config: AgentConfig, repo: Path, layer: FileLayer | None) -> None:
     """A `[roles.x]` section must name a role that exists: a typo would silently configure nothing."""
     personas = sorted(p.stem for p in (repo / ".agent" / "critics").glob("*.md"))
-    known = list(dict.fromkeys(["planner", "executor", *DEFAULT_CRITICS, *config.critics, *personas]))
+    known = list(dict.fromkeys([*ROLE_BUDGETS, *DEFAULT_CRITICS, *config.critics, *personas]))
     for name in config.roles:
         if name not in known:
             where = layer.where(f"roles.{name}") if layer else f"roles.{name}"

@@ -31,11 +31,15 @@ class ToolBox(Protocol):
     def run(self, call: ToolCall) -> ToolResultLike: ...
 
 
+Stop = Literal["turns", "tool_calls", "repeats", "no_tool_calls"]  # which limit ended a blocked step
+
+
 @dataclass
 class StepOutcome:
     status: Literal["finished", "blocked"]
     summary: str = ""
     reason: str | None = None
+    stop: Stop | None = None
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Executor:
     step_id: str | None = None
     messages: list[Message] = field(default_factory=list)
     keep_arguments: KeepArguments | None = None  # stores a long tool call's arguments; the history keeps a stand-in
+    role: str = "executor"  # the role its requests go out as: "escalation" when a stronger model takes the step
     tool_calls_used: int = 0
     edited_since_tests: bool = True
     last_tests: dict[str, Any] | None = None
@@ -70,8 +75,26 @@ class Executor:
 
     def revise(self, findings: str, attempt: int, max_attempts: int) -> None:
         """Send the gate's findings back; the history goes on where it was."""
-        text = render_prompt("executor_revision", findings=findings, attempt=attempt, max_attempts=max_attempts)
+        self.tell(render_prompt("executor_revision", findings=findings, attempt=attempt, max_attempts=max_attempts))
+
+    def tell(self, text: str) -> None:
+        """A user message for the next turn (findings, guidance); the history goes on where it was.
+
+        A step stopped mid-turn (a call repeated too often) left calls without results: each gets
+        one first, since a request may not leave a tool call unanswered.
+        """
+        answered = {m.get("tool_call_id") for m in self.messages if m.get("role") == "tool"}
+        last = next((m for m in reversed(self.messages) if m.get("role") == "assistant"), {})
+        for call in last.get("tool_calls") or []:
+            if call.get("id") not in answered:
+                self.messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": render_prompt(
+                    "executor_not_run")})
         self.messages.append({"role": "user", "content": text})
+
+    def fresh_budget(self) -> None:
+        """A new attempt after the loop limits stopped the step: its tool calls and turns count from zero."""
+        self.tool_calls_used = self.turns_used = self._repeats = 0
+        self._last_call = None
 
     def run(self) -> StepOutcome:
         """Loop until finish_step, a budget (tool calls or turns) runs out, or the model goes in circles."""
@@ -79,22 +102,24 @@ class Executor:
         max_turns = self.limits.max_turns or 2 * self.limits.max_tool_calls
         while self.tool_calls_used < self.limits.max_tool_calls:
             if self.turns_used >= max_turns:
-                return StepOutcome("blocked", reason=f"the step used its budget of {max_turns} model turns")
+                return StepOutcome("blocked", reason=f"the step used its budget of {max_turns} model turns", stop="turns")
             self.turns_used += 1
             completion = self._ask()
-            message = self.client.assistant_message("executor", completion)
+            message = self.client.assistant_message(self.role, completion)
             self.messages.append(message if self.keep_arguments is None else bound_tool_calls(message, self.keep_arguments))
             if not completion.tool_calls:
                 idle += 1
                 if idle >= self.limits.max_idle_turns:
-                    return StepOutcome("blocked", reason=f"the model answered {idle} times without calling a tool")
+                    return StepOutcome("blocked", reason=f"the model answered {idle} times without calling a tool",
+                                       stop="no_tool_calls")
                 self.messages.append({"role": "user", "content": render_prompt("executor_nudge_tool")})
                 continue
             idle = 0
             outcome = self._run_calls(completion.tool_calls)
             if outcome is not None:
                 return outcome
-        return StepOutcome("blocked", reason=f"the step used its budget of {self.limits.max_tool_calls} tool calls")
+        return StepOutcome("blocked", reason=f"the step used its budget of {self.limits.max_tool_calls} tool calls",
+                           stop="tool_calls")
 
     def _run_calls(self, calls: list[ToolCall]) -> StepOutcome | None:
         """Run one turn's calls in order; those past the step's budget are answered unrun."""
@@ -108,7 +133,8 @@ class Executor:
             self.tool_calls_used += 1
             repeats = self._count_repeat(call)
             if repeats > self.limits.repeat_nudge_at:
-                return StepOutcome("blocked", reason=f"{call.name} was called {repeats} times in a row with the same arguments")
+                return StepOutcome("blocked", reason=f"{call.name} was called {repeats} times in a row with the same arguments",
+                                   stop="repeats")
             result = self.tools.run(call)
             self.messages.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
             self._note_result(call, result)
@@ -147,7 +173,7 @@ class Executor:
         while self._over_budget() and self._shrink(shrinkers):
             pass
         while True:
-            request = ChatRequest(role="executor", messages=self.messages, tools=self.tools.schemas,
+            request = ChatRequest(role=self.role, messages=self.messages, tools=self.tools.schemas,
                                   preserve_thinking=True, step=self.step_id)
             try:
                 return self.client.complete(request, self.callbacks)

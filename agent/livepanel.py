@@ -11,7 +11,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-STATE_STYLE = {"pending": "dim", "running": "bold yellow", "approved": "green", "blocked": "bold red", "skipped": "dim"}
+STATE_STYLE = {"pending": "dim", "running": "bold yellow", "escalated": "bold magenta", "approved": "green",
+               "blocked": "bold red", "skipped": "dim"}
 Steps = Callable[[], list[dict[str, str]]]
 
 
@@ -39,12 +40,14 @@ class LivePanel:
             if not self._waiting:
                 return None
             roles, since = list(self._waiting), min(self._waiting.values())
-        running = [i for i, step in enumerate(self._steps()) if step["state"] == "running"]
+        running = [i for i, step in enumerate(self._steps()) if step["state"] in ("running", "escalated")]
         step = f"step {running[0] + 1}: " if running else ""
         if "planner" in roles:
             doing = "drafting the plan"
         elif "executor" in roles:
             doing = f"{step}the executor is working"
+        elif "escalation" in roles:
+            doing = f"{step}the escalation model is working"
         else:
             doing = f"{step}the critics are judging"
         return f"{doing} · waiting for {', '.join(roles)} · {int(self._clock() - since)}s"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from agent.config import ESCALATION_ROLE
 from agent.errors import AgentError, RunInterrupted
-from agent.executor import StepOutcome
+from agent.escalation import Stuck, advise, case_file, guide, stuck_at_gate, stuck_in_loop
+from agent.executor import Executor, StepOutcome
 from agent.gate import GateResult
 from agent.planner import Plan
 from agent.redact import redact_exact
 from agent.session import RunSession
+from agent.wording import counted
 from tools.testrun import describe_test_command
 
 
@@ -64,26 +68,79 @@ def tests_verdict(tests: dict[str, Any], *, allow_no_tests: bool) -> str:
 
 
 def run_step(s: RunSession, plan: Plan, index: int) -> bool:
-    """Execute step `index` until the gate approves it (commit) or the revisions run out (blocked)."""
-    step = plan.steps[index]
-    executor = s.new_executor(plan, index)
-    attempts = s.config.max_revisions + 1
-    for attempt in range(1, attempts + 1):
+    """Execute step `index` until the gate approves it (commit) or it is stuck; a stuck step goes to
+    the escalation role while escalations are left (agent/escalation.py), else it is blocked."""
+    executor = s.new_executor(plan, index, role=s.executor_role)
+    attempt, stuck = try_step(s, plan, index, Attempt(executor), range(1, s.config.max_revisions + 2))
+    escalated = 0
+    while stuck is not None and escalated < s.escalations_allowed():
+        escalated += 1
+        attempt += 1
+        turn = escalate(s, plan, index, executor, stuck, Escalation(escalated, attempt))
+        executor = turn.executor
+        attempt, stuck = try_step(s, plan, index, turn, range(attempt, attempt + 1))
+    if stuck is not None:
+        reason = stuck.reason + (f"; escalated {counted(escalated, 'time')}" if escalated else "")
+        s.journal.append("step_blocked", index=index, reason=reason)
+        return False
+    return True
+
+
+def try_step(s: RunSession, plan: Plan, index: int, turn: Attempt, attempts: range) -> tuple[int, Stuck | None]:
+    """The given attempts at step `index`: the last attempt made, and None once approved (and
+    committed), else why the step is stuck."""
+    step, executor, last = plan.steps[index], turn.executor, attempts[-1]
+    for attempt in attempts:
         s.journal.append("step_started", index=index, attempt=attempt, title=step.title)
         outcome: StepOutcome = executor.run()
         if outcome.status == "blocked":
-            s.journal.append("step_blocked", index=index, reason=outcome.reason)
-            return False
+            return attempt, stuck_in_loop(outcome, attempt)
         gate: GateResult = s.judge(plan, index, outcome, executor)
         s.journal.append("gate", index=index, attempt=attempt, passed=gate.passed, verdicts=gate.as_json())
         if gate.passed and not s.step_changed():  # no empty commit: the step is approved as it stands
             s.journal.append("step_unchanged", index=index, attempts=attempt)
-            return True
+            return attempt, None
         if gate.passed:
-            commit = s.workspace.commit(redact_exact(step.title, s.secret_values), s.trailers(gate), staged=s.judged_index)
-            s.journal.append("step_committed", index=index, commit=commit, attempts=attempt)
-            return True
-        if attempt < attempts:
-            executor.revise(gate.findings_text(), attempt + 1, attempts)
-    s.journal.append("step_blocked", index=index, reason=f"the critics did not approve after {attempts} attempts")
-    return False
+            authors = turn.authors(s)
+            commit = s.workspace.commit(redact_exact(step.title, s.secret_values), {**s.trailers(gate), **authors},
+                                        staged=s.judged_index)
+            s.journal.append("step_committed", index=index, commit=commit, attempts=attempt,
+                             model=authors["Agent-Model"])
+            return attempt, None
+        if attempt < last:
+            executor.revise(gate.findings_text(), attempt + 1, last)
+    return last, stuck_at_gate(gate, last)
+
+
+def escalate(s: RunSession, plan: Plan, index: int, executor: Executor, stuck: Stuck, esc: Escalation) -> Attempt:
+    """Hand the stuck step to the escalation role: its guidance for the executor's next attempt
+    ("advise"), or an executor of its own for that attempt ("execute")."""
+    model = s.config.role_settings(ESCALATION_ROLE).model
+    s.journal.append("escalation", index=index, number=esc.number, mode=s.config.escalation, trigger=stuck.trigger,
+                     reason=stuck.reason, model=model, findings=len(stuck.findings))
+    case = case_file(s.task, plan, index, stuck, s.workspace.diff(), executor.last_tests, executor.last_tests_text)
+    if s.config.escalation == "advise":
+        guidance = advise(s.client, case, f"step-{index + 1}")
+        s.journal.append("escalation_advice", index=index, number=esc.number, guidance=guidance)
+        guide(executor, guidance, esc.attempt)
+        return Attempt(executor, advisor=model)
+    return Attempt(s.new_executor(plan, index, role=ESCALATION_ROLE, takeover=case))
+
+
+@dataclass(frozen=True)
+class Escalation:
+    number: int  # the step's first, second, ... escalation
+    attempt: int  # the attempt it gives the step
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who makes an attempt: the executor (as its role's model), and the model that advised it, if any."""
+
+    executor: Executor
+    advisor: str | None = None
+
+    def authors(self, s: RunSession) -> dict[str, str]:
+        """The commit trailers that name the model that wrote the step (and the one that advised it)."""
+        authors = {"Agent-Model": s.config.role_settings(self.executor.role).model}
+        return authors | ({"Agent-Advisor": self.advisor} if self.advisor else {})

@@ -5,23 +5,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import AgentConfig
+from agent.config import ESCALATION_ROLE, AgentConfig
+from agent.errors import UserError
 from critics.registry import Critic, load_critics
 
 
-def run_roles(critics: list[Critic]) -> tuple[str, ...]:
+def run_roles(config: AgentConfig, critics: list[Critic]) -> tuple[str, ...]:
     """Every role a run calls the model as."""
-    return ("planner", "executor", *(c.name for c in critics))
+    escalation = (ESCALATION_ROLE,) if config.escalates else ()
+    return ("planner", "executor", *(c.name for c in critics), *escalation)
 
 
 def preflight(config: AgentConfig, repo_root: Path, *, no_critics: bool = False,
               require_keys: bool = True) -> list[Critic]:
-    """The run's critics; UserError when one cannot be loaded or (with `require_keys`) a role has no key.
+    """The run's critics; UserError when one cannot be loaded, escalation is asked for without an
+    escalation role, or (with `require_keys`) a role has no key.
 
     Nothing is created before this passes: a bad setting leaves no branch, worktree or journal.
     """
+    check_escalation_role(config)
     critics = [] if no_critics else load_critics(config.critics, repo_root)
     if require_keys:
-        for role in run_roles(critics):
+        for role in run_roles(config, critics):
             config.require_key(role)
     return critics
+
+
+def check_escalation_role(config: AgentConfig) -> None:
+    """Escalation and routing hand work to a model of their own: one must be configured."""
+    section = config.roles.get(ESCALATION_ROLE)
+    if not config.escalates or (section is not None and section.model):
+        return
+    key = "route" if config.route == "auto" else "escalation"
+    raise UserError(f"{key} = {getattr(config, key)} ({config.origin(key)}) needs an escalation role: set its model in [roles.{ESCALATION_ROLE}] "
+                    f"(e.g. model = \"anthropic/claude-sonnet-4.5\", provider = \"openrouter\") in .agent.toml")

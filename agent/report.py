@@ -22,7 +22,21 @@ class StepReport(BaseModel):
     status: StepStatus = "pending"
     attempts: int = 0
     commit: str | None = None
+    model: str | None = None  # the model that wrote the commit (its Agent-Model trailer)
     verdicts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class EscalationReport(BaseModel):
+    """One escalation of a stuck step to the escalation role, and what its tokens were."""
+
+    step: int  # the step's index in the plan
+    number: int  # the step's first, second, ... escalation
+    mode: Literal["advise", "execute"]
+    trigger: str  # critics, governor or unparsed
+    reason: str
+    model: str
+    outcome: Literal["pending", "approved", "rejected"] = "pending"
+    usage: dict[str, float] = Field(default_factory=lambda: _empty_usage())
 
 
 class TestsReport(BaseModel):
@@ -51,6 +65,7 @@ class Report(BaseModel):
     base_commit: str
     head_commit: str | None = None
     steps: list[StepReport] = Field(default_factory=list)
+    escalations: list[EscalationReport] = Field(default_factory=list)
     tests: TestsReport = Field(default_factory=TestsReport)
     usage: dict[str, Any] = Field(default_factory=dict)
     duration_s: float = 0.0
@@ -82,18 +97,26 @@ def _apply(report: Report | None, event: Event) -> Report | None:
         report.steps = [StepReport(title=s["title"]) for s in event["steps"]]
     elif kind == "model_call":
         _add_usage(report.usage, event["role"], event.get("usage", {}))
+        _escalation_usage(report, event)
+    elif kind == "escalation":
+        _settle_escalations(report, event["index"], "rejected")
+        report.escalations.append(EscalationReport(
+            step=event["index"], **{k: event[k] for k in ("number", "mode", "trigger", "reason", "model")}))
     elif kind == "step_started":
         report.steps[event["index"]].attempts = event["attempt"]
     elif kind == "gate":
         report.steps[event["index"]].verdicts = event["verdicts"]
     elif kind == "step_committed":
         step = report.steps[event["index"]]
-        step.status, step.commit = "approved", event["commit"]
+        step.status, step.commit, step.model = "approved", event["commit"], event.get("model")
         report.head_commit = event["commit"]
+        _settle_escalations(report, event["index"], "approved")
     elif kind == "step_unchanged":  # approved, but it changed nothing: no commit
         report.steps[event["index"]].status = "approved"
+        _settle_escalations(report, event["index"], "approved")
     elif kind == "step_blocked":
         report.steps[event["index"]].status = "blocked"
+        _settle_escalations(report, event["index"], "rejected")
     elif kind == "step_skipped":
         report.steps[event["index"]].status = "skipped"
     elif kind == "tests":
@@ -110,6 +133,24 @@ def _apply(report: Report | None, event: Event) -> Report | None:
     elif kind == "workspace_discarded":
         report.workspace_state = "discarded"
     return report
+
+
+def _settle_escalations(report: Report, index: int, outcome: Literal["approved", "rejected"]) -> None:
+    """The step's pending escalation ended: its attempt was approved, or the step went on without it."""
+    for escalation in report.escalations:
+        if escalation.step == index and escalation.outcome == "pending":
+            escalation.outcome = outcome
+
+
+def _escalation_usage(report: Report, call: Event) -> None:
+    """An escalation request's tokens also count toward the step's latest escalation."""
+    if call["role"] != "escalation":
+        return
+    mine = [e for e in report.escalations if f"step-{e.step + 1}" == call.get("step")]
+    if mine:
+        usage = call.get("usage", {})
+        for name in USAGE_FIELDS:
+            mine[-1].usage[name] = round(mine[-1].usage[name] + (usage.get(name, 0) or 0), 3)
 
 
 def build_report(events: list[Event] | Path) -> Report:

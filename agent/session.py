@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.config import AgentConfig
+from agent.config import ESCALATION_ROLE, AgentConfig
 from agent.errors import AgentError, UserError
 from agent.executor import Executor, ExecutorLimits, StepOutcome
 from agent.gate import Gate, GateResult, StepUnderReview
@@ -102,6 +102,7 @@ class RunSession:
     plan: Plan | None = None
     approved: set[int] = field(default_factory=set)
     secret_values: tuple[str, ...] = ()  # values of the checkout's secret files, redacted everywhere
+    executor_role: str = "executor"  # "escalation" when the task was routed to the stronger model
     # What the planner saw: nothing changes before the first step starts, so that step sees it too.
     _planned_view: str | None = field(default=None, init=False, repr=False)
     # The whole test suite's result on the tree the last gate judged (None when that gate saw none).
@@ -140,7 +141,9 @@ class RunSession:
         self.plan = plan
         return plan
 
-    def new_executor(self, plan: Plan, index: int) -> Executor:
+    def new_executor(self, plan: Plan, index: int, *, role: str = "executor", takeover: str | None = None) -> Executor:
+        """An executor for step `index`, its requests sent as `role`; `takeover`: the case file of a
+        stuck step it takes over (an escalation)."""
         step = plan.steps[index]
         view, self._planned_view = self._planned_view or repo_view(self.workspace.root), None
         outline = "\n".join(f"{i + 1}. {s.title}" for i, s in enumerate(plan.steps))
@@ -152,11 +155,21 @@ class RunSession:
         step_id = f"step-{index + 1}"
         tools = self.tools(step_id)
         # The window holds the prompt and the answer: what the answer may use is not the prompt's.
-        prompt_tokens = self.config.context_budget - self.config.role_settings("executor").max_completion_tokens
+        prompt_tokens = self.config.context_budget - self.config.role_settings(role).max_completion_tokens
         limits = ExecutorLimits(max_tool_calls=self.config.max_tool_calls, prompt_tokens=max(prompt_tokens, 1024))
-        executor = Executor(self.client, tools, limits, callbacks=self.hooks.executor, keep_arguments=tools.keep_arguments)
+        executor = Executor(self.client, tools, limits, callbacks=self.hooks.executor, keep_arguments=tools.keep_arguments,
+                            role=role)
         executor.start(render_prompt("executor"), prompt, step_id)
+        if takeover is not None:
+            executor.tell(render_prompt("escalation_execute", case=takeover))
         return executor
+
+    def escalations_allowed(self) -> int:
+        """How many times a stuck step may be escalated: none when escalation is off, or when the
+        stronger model executes the whole task already."""
+        if self.config.escalation == "off" or self.executor_role == ESCALATION_ROLE:
+            return 0
+        return self.config.max_escalations
 
     def run_tests(self, step: str, args: list[str] | None = None) -> ToolResult:
         """The project's tests in the sandbox, journaled like any tool call."""

@@ -14,6 +14,7 @@ from rich.text import Text
 from agent.errors import AgentError
 from agent.gitrepo import git, git_ok
 from agent.report import Report
+from agent.wording import counted
 
 STATUS_STYLE = {"succeeded": "bold green", "unverified": "bold yellow", "failed": "bold red", "blocked": "bold red",
                 "error": "bold red", "declined": "bold yellow", "interrupted": "bold yellow", "running": "yellow",
@@ -53,6 +54,8 @@ def print_summary(report: Report, console: Console, *, temporary: bool = False) 
         console.print(Text(f"error: {report.error}", style="red"))
     if report.steps:
         console.print(_steps_table(report))
+    for line in escalation_lines(report):
+        console.print(Text(line, style="magenta"), soft_wrap=True)
     t = report.tests
     if t.ran is False:
         console.print(Text(f"tests: no test ran: {t.no_tests}", style="yellow"))
@@ -79,6 +82,17 @@ def _steps_table(report: Report) -> Table:
         commit = (step.commit or "")[:10] or ("no changes" if step.status == "approved" else "")
         steps.add_row(str(i + 1), step.title, step.status, str(step.attempts), commit)
     return steps
+
+
+def escalation_lines(report: Report) -> list[str]:
+    """One line per escalation: which step, why, to which model, how it ended and what it used."""
+    lines = []
+    for e in report.escalations:
+        u = e.usage
+        tokens = f"{u['prompt_tokens'] + u['completion_tokens']:g} tokens in {counted(int(u['requests']), 'request')}"
+        lines.append(f"escalation: step {e.step + 1} ({e.trigger}: {e.reason}) → {e.model}, {e.mode}: "
+                     f"{e.outcome}; {tokens}")
+    return lines
 
 
 def _usage_table(report: Report) -> Table:

@@ -117,7 +117,8 @@ class RunView:
                           *(Text(f"  {i + 1}. {s['title']}") for i, s in enumerate(self.steps))))
 
     def _on_step_started(self, e: Event) -> None:
-        self.steps[e["index"]]["state"] = "running"
+        step = self.steps[e["index"]]
+        step["state"] = "escalated" if step.get("escalated") else "running"
         again = f" (revision {e['attempt'] - 1})" if e["attempt"] > 1 else ""
         self._print(Text(f"\n▶ step {e['index'] + 1}: {e['title']}{again}", style="bold cyan"))
 
@@ -137,6 +138,16 @@ class RunView:
     def _on_step_blocked(self, e: Event) -> None:
         self.steps[e["index"]]["state"] = "blocked"
         self._say(f"✘ step {e['index'] + 1} blocked: {e.get('reason')}", "bold red")
+
+    def _on_escalation(self, e: Event) -> None:
+        self.steps[e["index"]].update(state="escalated", escalated=e["model"])
+        does = "advises the executor" if e["mode"] == "advise" else "takes the step"
+        self._say(f"⇪ step {e['index'] + 1} escalated to {e['model']} ({e['mode']}: it {does}): {e['reason']}",
+                  "bold magenta")
+
+    def _on_escalation_advice(self, e: Event) -> None:
+        first = (e["guidance"].strip().splitlines() or [""])[0][:160]
+        self._print(Text(f"  guidance: {first}", style="magenta"))
 
     def _on_step_skipped(self, e: Event) -> None:
         self.steps[e["index"]]["state"] = "skipped"

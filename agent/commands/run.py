@@ -61,7 +61,7 @@ def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], checko
                   owner: RunLock | None = None) -> Journal:
     """The run's journal, redacting key patterns and, by exact value, every configured API key and
     every value of the checkout's secret files."""
-    keys = {config.role_settings(role).api_key for role in run_roles(critics)}
+    keys = {config.role_settings(role).api_key for role in run_roles(config, critics)}
     secrets = tuple(k for k in keys if k and k != NO_KEY_PLACEHOLDER) + checkout_values
     return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets), owner=owner)
 
