@@ -176,3 +176,16 @@ def test_the_run_shows_the_escalation_as_it_happens_and_in_the_summary(tmp_path,
     summary = next(line for line in result.stdout.splitlines() if line.startswith("escalation: step 1"))
     assert f"→ {FRONTIER}, execute: approved;" in summary and "in 2 requests" in summary
     assert "escalation" in [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_a_batch_spec_asks_for_escalation_like_a_flag(tmp_path, cli):
+    make_repo(tmp_path / "calc", "calc_bug")
+    spec = tmp_path / "batch.yaml"
+    spec.write_text("task: x\nbase_url: http://127.0.0.1:9/v1\nescalation: advise\ntargets:\n  - repo: calc\n")
+    refused = cli("batch", str(spec), "--dry-run")
+    assert refused.exit_code == 2
+    assert f"escalation = advise (flag {spec}:3: escalation) needs an escalation role" in refused.stderr
+    spec.write_text("task: x\nbase_url: http://127.0.0.1:9/v1\nescalation: always\ntargets:\n  - repo: calc\n")
+    wrong = cli("batch", str(spec), "--dry-run")
+    assert wrong.exit_code == 2
+    assert wrong.stderr == f"agent: {spec}:3: escalation: must be one of off, advise or execute (got 'always')\n"

@@ -69,6 +69,9 @@ class BatchSpec(_Strict):
     max_tool_calls: int | None = None
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    escalation: str | None = None  # advise | execute | off, checked by the configuration
+    max_escalations: int | None = None
+    route: str | None = None  # auto | off
 
     # `file:line: key` for a top-level key, set once the spec's YAML is read (see `where`).
     _locator: "_Locator | None" = PrivateAttr(default=None)
@@ -82,7 +85,8 @@ class BatchSpec(_Strict):
     def flags(self) -> dict[str, Any]:
         """The configuration overrides the spec sets, as `create_session` takes them."""
         keys = ("model", "provider", "base_url", "critics", "max_steps", "max_revisions", "max_tool_calls",
-                "test_cmd", "allow_no_tests", "requests_per_minute", "tokens_per_minute")
+                "test_cmd", "allow_no_tests", "requests_per_minute", "tokens_per_minute", "escalation",
+                "max_escalations", "route")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
     @property
