@@ -29,7 +29,7 @@ class StepReport(BaseModel):
 class EscalationReport(BaseModel):
     """One escalation of a stuck step to the escalation role, and what its tokens were."""
 
-    step: int  # the step's index in the plan
+    index: int  # the step's index in the plan (0 for the first step)
     number: int  # the step's first, second, ... escalation
     mode: Literal["advise", "execute"]
     trigger: str  # critics, governor or unparsed
@@ -101,7 +101,7 @@ def _apply(report: Report | None, event: Event) -> Report | None:
     elif kind == "escalation":
         _settle_escalations(report, event["index"], "rejected")
         report.escalations.append(EscalationReport(
-            step=event["index"], **{k: event[k] for k in ("number", "mode", "trigger", "reason", "model")}))
+            index=event["index"], **{k: event[k] for k in ("number", "mode", "trigger", "reason", "model")}))
     elif kind == "step_started":
         report.steps[event["index"]].attempts = event["attempt"]
     elif kind == "gate":
@@ -138,7 +138,7 @@ def _apply(report: Report | None, event: Event) -> Report | None:
 def _settle_escalations(report: Report, index: int, outcome: Literal["approved", "rejected"]) -> None:
     """The step's pending escalation ended: its attempt was approved, or the step went on without it."""
     for escalation in report.escalations:
-        if escalation.step == index and escalation.outcome == "pending":
+        if escalation.index == index and escalation.outcome == "pending":
             escalation.outcome = outcome
 
 
@@ -146,7 +146,7 @@ def _escalation_usage(report: Report, call: Event) -> None:
     """An escalation request's tokens also count toward the step's latest escalation."""
     if call["role"] != "escalation":
         return
-    mine = [e for e in report.escalations if f"step-{e.step + 1}" == call.get("step")]
+    mine = [e for e in report.escalations if f"step-{e.index + 1}" == call.get("step")]
     if mine:
         usage = call.get("usage", {})
         for name in USAGE_FIELDS:

@@ -90,7 +90,7 @@ def escalation_lines(report: Report) -> list[str]:
     for e in report.escalations:
         u = e.usage
         tokens = f"{u['prompt_tokens'] + u['completion_tokens']:g} tokens in {counted(int(u['requests']), 'request')}"
-        lines.append(f"escalation: step {e.step + 1} ({e.trigger}: {e.reason}) → {e.model}, {e.mode}: "
+        lines.append(f"escalation: step {e.index + 1} ({e.trigger}: {e.reason}) → {e.model}, {e.mode}: "
                      f"{e.outcome}; {tokens}")
     return lines
 

@@ -68,7 +68,7 @@ def test_execute_takes_the_stuck_step_on_its_own_endpoint_and_commits_it(tmp_pat
     assert f"Agent-Model: {FRONTIER}" in first and "Qa: approve" in first
     assert "Agent-Model: zai-glm-4.7" in second
     [escalation] = report["escalations"]
-    assert (escalation["step"], escalation["mode"], escalation["trigger"], escalation["outcome"]) == \
+    assert (escalation["index"], escalation["mode"], escalation["trigger"], escalation["outcome"]) == \
         (0, "execute", "critics", "approved")
     assert escalation["usage"]["requests"] == 2 == report["usage"]["by_role"]["escalation"]["requests"]
 
