@@ -189,3 +189,19 @@ def test_a_batch_spec_asks_for_escalation_like_a_flag(tmp_path, cli):
     wrong = cli("batch", str(spec), "--dry-run")
     assert wrong.exit_code == 2
     assert wrong.stderr == f"agent: {spec}:3: escalation: must be one of off, advise or execute (got 'always')\n"
+
+
+def test_doctor_checks_the_escalation_role(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / ".agent.toml").write_text('escalation = "advise"\n')
+    with ScriptedServer(Script()) as glm, ScriptedServer(Script(model=FRONTIER)) as esc:
+        missing = cli("doctor", "--repo", str(repo), "--base-url", glm.base_url, env=KEYS)
+        _configure(repo, esc, "advise")
+        ready = cli("doctor", "--repo", str(repo), "--base-url", glm.base_url, env=KEYS)
+        frontier_url = esc.base_url
+    checks = [line.split() for line in missing.stdout.splitlines() if line.startswith("  fail") or line.startswith("  ok")]
+    assert ["fail", "escalation", "escalation", "=", "advise", "(file"] == checks[1][:6]
+    assert checks[0][:2] == ["ok", "critics"] and missing.exit_code == 1
+    lines = [line.split() for line in ready.stdout.splitlines()]
+    assert ["ok", "escalation", FRONTIER, "via", "openrouter"] in [line[:5] for line in lines], ready.stdout
+    assert ["escalation", FRONTIER, "openrouter", frontier_url] in [line[:4] for line in lines], ready.stdout

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from agent.config import KEY_ENV_VARS, AgentConfig, is_local, load_config
+from agent.config import ESCALATION_ROLE, KEY_ENV_VARS, AgentConfig, is_local, load_config
 from agent.errors import UserError
 from agent.gitrepo import open_repo
-from agent.preflight import preflight
+from agent.preflight import check_escalation_role, preflight
 from agent.llm.profiles import describe_carrier, profile_for
 from agent.llm.types import Provider
 from tools.paths import DEFAULT_SECRET_GLOBS
@@ -49,7 +49,7 @@ class Table:
 def doctor_command(repo: Path, flags: dict[str, object]) -> int:
     """Print everything `agent run` depends on; 0 when usable, 1 when a key or endpoint is not."""
     config = load_config(repo, flags, os.environ)
-    checks = [critics_check(config, repo), *key_checks(config), *endpoint_checks(config), *git_checks(repo),
+    checks = [critics_check(config, repo), *escalation_checks(config), *key_checks(config), *endpoint_checks(config), *git_checks(repo),
               sandbox_check(config.sandbox), tests_check(repo, config)]
     tables = [settings_table(config), roles_table(config), checks_table(checks)]
     _render(tables, _file_line(config))
@@ -116,10 +116,24 @@ def critics_check(config: AgentConfig, repo: Path) -> Check:
     except UserError:
         root = repo  # reported by the repository check; built-in critics still load
     try:
-        critics = preflight(config, root, require_keys=False)  # keys have their own checks below
+        # Keys and the escalation role have checks of their own.
+        critics = preflight(config.model_copy(update={"escalation": "off", "route": "off"}), root, require_keys=False)
     except UserError as exc:
         return Check("critics", "fail", str(exc))
     return Check("critics", "ok", ", ".join(c.name for c in critics) or "(none)")
+
+
+def escalation_checks(config: AgentConfig) -> list[Check]:
+    """Whether a run that escalates (or routes) has the escalation model it needs; nothing when it does neither."""
+    if not config.escalates:
+        return []
+    try:
+        check_escalation_role(config)
+    except UserError as exc:
+        return [Check("escalation", "fail", str(exc))]
+    s = config.role_settings(ESCALATION_ROLE)
+    return [Check("escalation", "ok", f"{s.model} via {s.provider} (escalation = {config.escalation}, "
+                                      f"route = {config.route})")]
 
 
 def key_checks(config: AgentConfig) -> list[Check]:
