@@ -35,7 +35,8 @@ class EscalationReport(BaseModel):
     trigger: str  # critics, governor or unparsed
     reason: str
     model: str
-    outcome: Literal["pending", "approved", "rejected"] = "pending"
+    # rejected: the step was blocked or escalated again; interrupted: the run stopped during it.
+    outcome: Literal["pending", "approved", "rejected", "interrupted"] = "pending"
     usage: dict[str, float] = Field(default_factory=lambda: _empty_usage())
 
 
@@ -122,6 +123,7 @@ def _apply(report: Report | None, event: Event) -> Report | None:
     elif kind == "tests":
         report.tests = TestsReport(**{k: event[k] for k in TestsReport.model_fields if event.get(k) is not None})
     elif kind in ("run_finished", "run_interrupted"):
+        _settle_escalations(report, None, "interrupted")
         report.status = event.get("status", "interrupted")
         report.head_commit = event.get("head_commit", report.head_commit)
         report.duration_s = round(report.duration_s + event.get("duration_s", 0.0), 3)
@@ -135,10 +137,11 @@ def _apply(report: Report | None, event: Event) -> Report | None:
     return report
 
 
-def _settle_escalations(report: Report, index: int, outcome: Literal["approved", "rejected"]) -> None:
-    """The step's pending escalation ended: its attempt was approved, or the step went on without it."""
+def _settle_escalations(report: Report, index: int | None,
+                        outcome: Literal["approved", "rejected", "interrupted"]) -> None:
+    """The pending escalation of step `index` (None: of any step) ended with `outcome`."""
     for escalation in report.escalations:
-        if escalation.index == index and escalation.outcome == "pending":
+        if index in (None, escalation.index) and escalation.outcome == "pending":
             escalation.outcome = outcome
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from agent.journal import read_events
-from agent.testing import Script, ScriptedServer, Turn
+from agent.testing import ErrorSpec, Script, ScriptedServer, Turn
 from conftest import git, make_repo
 from run_helpers import demo_script, executor_turn, finish_turn, run_args, verdict
 
@@ -205,3 +205,16 @@ def test_doctor_checks_the_escalation_role(tmp_path, cli):
     lines = [line.split() for line in ready.stdout.splitlines()]
     assert ["ok", "escalation", FRONTIER, "via", "openrouter"] in [line[:5] for line in lines], ready.stdout
     assert ["escalation", FRONTIER, "openrouter", frontier_url] in [line[:4] for line in lines], ready.stdout
+
+
+def test_a_refused_escalation_key_stops_the_run_with_one_line_and_it_stays_resumable(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    refused = Turn(error=ErrorSpec(status=401, type="invalid_api_key", message="Wrong API Key"))
+    with ScriptedServer(_glm_rejecting_twice()) as glm, ScriptedServer(Script(turns={"escalation": [refused]})) as esc:
+        _configure(repo, esc, "advise")
+        result = cli(*run_args(glm, repo, "fix the median", "--max-revisions", "1"), env=KEYS)
+    assert result.exit_code == 2
+    assert "OPENROUTER_API_KEY" in result.stderr and "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "error" and [e["outcome"] for e in report["escalations"]] == ["interrupted"]
+    assert report["workspace_state"] == "present"
