@@ -116,9 +116,9 @@ def test_one_rate_limit_holds_across_the_nodes(tmp_path, cluster):
     assert len(limiter.admissions) == 9  # the driver's limiter holds the cluster's record
     assert most_in_window(limiter.admissions, 2.0) == 4  # the limit, reached and never passed
     assert max(limiter.admissions) - min(limiter.admissions) >= 4.0  # nine calls at four per window
-    # As the server saw them: each request arrives a little after its admission, later still on a
-    # loaded machine, so over a shorter window; limiters of their own per node would let eight at once.
-    assert most_in_window(arrivals, 1.0) <= 4
+    # As the server saw them arrive, over the same window: a charge leaves the window only a window
+    # after its response began; limiters of their own per node would let eight at once.
+    assert most_in_window(arrivals, 2.0) <= 4
 
 
 def _kill_worker_running(target: str) -> None:

@@ -1,20 +1,21 @@
 """The one actor a Ray batch shares: the rate limiter for the whole cluster, the cancel flag, progress.
 
-Every worker's model client asks the hub before each request attempt: the accounting is
-`RateLimiter`'s own (requests and tokens per sliding minute, charged up front, the server's
-headers and 429 `retry-after` pausing everyone), kept in one place, so one API key's limits hold
-however many nodes send. The worker sleeps between asks on its own node, so the hub never blocks.
+Every worker's model client asks the hub before each request attempt, and tells it once the
+response began: the accounting is `RateLimiter`'s own (requests and tokens per sliding minute,
+charged up front, settled on arrival, the server's headers and 429 `retry-after` pausing everyone),
+kept in one place on one clock, so one API key's limits hold however many nodes send. The worker sleeps between asks on its own node, so the hub never blocks.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import ray
 
-from agent.batch.limiter import SLICE_S, Admission, RateLimiter
+from agent.batch.limiter import SLICE_S, Admission, RateLimiter, Reservation
 from agent.journal import Event
 from agent.llm.types import ChatRequest
 
@@ -45,9 +46,13 @@ class Hub:
         self.cancelled = False
         self.progress: list[tuple[str, Event]] = []
 
-    def reserve(self, tokens: int) -> float:
-        """0.0 when a call of `tokens` is charged, the seconds to wait otherwise; -1.0 once cancelled."""
-        return -1.0 if self.cancelled else self.limiter.reserve(tokens)
+    def reserve(self, tokens: int) -> Reservation | None:
+        """The ticket of a call of `tokens` once charged, or the seconds to wait; None once cancelled."""
+        return None if self.cancelled else self.limiter.reserve(tokens)
+
+    def settle(self, ticket: int) -> None:
+        """The call of `ticket` has reached the server: its charge leaves a window from now (the hub's clock)."""
+        self.limiter.settle(ticket)
 
     def observe(self, headers: dict[str, str]) -> None:
         self.limiter.observe(headers)
@@ -81,12 +86,19 @@ class RemoteAdmission:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
 
-    def __call__(self, request: ChatRequest, budget: int) -> None:
+    def __call__(self, request: ChatRequest, budget: int) -> Callable[[], None]:
         tokens = Admission.charge(request, budget)
-        while (wait := ray.get(self.hub.reserve.remote(tokens))) != 0.0:
-            if wait < 0:  # the batch was interrupted: the run journals itself as interrupted
+        while True:
+            reservation = ray.get(self.hub.reserve.remote(tokens))
+            if reservation is None:  # the batch was interrupted: the run journals itself as interrupted
                 raise KeyboardInterrupt
-            time.sleep(min(wait, SLICE_S))
+            if reservation.ticket is not None:
+                return functools.partial(self._arrived, reservation.ticket)
+            time.sleep(min(reservation.wait, SLICE_S))
+
+    def _arrived(self, ticket: int) -> None:
+        # Sent after the response began: the hub settles the charge no earlier than the arrival.
+        self.hub.settle.remote(ticket)
 
     def observe(self, headers: dict[str, str]) -> None:
         """A response's rate-limit headers, for every worker's next ask (the client's `on_rate_limit`)."""

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from rich.console import Console
 
@@ -23,7 +23,6 @@ from agent.journal import Journal, read_events, runs_dir
 from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
-from agent.llm.types import ChatRequest
 from agent.checkout_secrets import checkout_secret_values
 from agent.recorder import RecordingClient, RedactingClient
 from agent.redact import redact_obj
@@ -39,6 +38,9 @@ from agent.workspace import GitWorkspace
 from agent.preflight import preflight, run_roles
 from critics.registry import Critic
 
+if TYPE_CHECKING:  # the client is imported when a run starts, not at start-up
+    from agent.llm.client import AttemptHook, RateLimitHook
+
 # A declined plan is "not done" (1): nothing was carried out, and there is nothing to resume.
 # An unverified run (no test ran) is not done either: nothing shows the change works.
 EXIT_CODES = {"succeeded": 0, "unverified": 1, "failed": 1, "blocked": 1, "declined": 1, "error": 3, "interrupted": 130,
@@ -53,8 +55,6 @@ def _view_mode(json_out: bool, quiet: bool, console: Console) -> Mode:
     return "live" if console.is_terminal else "plain"
 
 
-AttemptHook = Callable[[ChatRequest, int], None]
-RateLimitHook = Callable[[dict[str, str]], None]
 
 
 def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], checkout_values: tuple[str, ...],

@@ -28,6 +28,8 @@ from agent.llm.types import Carrier, ChatRequest, Completion, Message, RoleSetti
 from agent.llm.usage import UsageLedger
 
 RateLimitHook = Callable[[dict[str, str]], None]
+# Admits one attempt (it may wait); may answer what to call once the request has reached the server.
+AttemptHook = Callable[[ChatRequest, int], Callable[[], None] | None]
 NoticeHook = Callable[[str, dict[str, Any]], None]  # (event type, fields): things worth journaling once
 _RETRYABLE = (openai.APIError, StreamCut, StreamError)
 # The SDK insists on a key; servers without auth (a local vLLM) ignore this one.
@@ -41,11 +43,13 @@ class LLMClient:
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  policy: RetryPolicy | None = None, on_rate_limit: RateLimitHook | None = None,
                  asleep: Callable[[float], Awaitable[None]] | None = None,
-                 before_attempt: Callable[[ChatRequest, int], None] | None = None,
+                 before_attempt: AttemptHook | None = None,
                  on_notice: NoticeHook | None = None):
         self.settings_for = settings_for
         # Called before every attempt (retries included) with the request and that attempt's
-        # completion budget: a shared rate limiter admits each one, not just the first.
+        # completion budget: a shared rate limiter admits each one, not just the first. What it
+        # answers is called once the server has begun its response or the attempt failed: the
+        # request has certainly arrived by then (the limiter counts arrivals, not admissions).
         self.before_attempt = before_attempt
         self.ledger = ledger
         self.policy = policy or RetryPolicy()
@@ -142,15 +146,18 @@ class LLMClient:
 
     def _attempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
-        if self.before_attempt is not None:
-            self.before_attempt(call.request, call.budget)
+        arrived = self.before_attempt(call.request, call.budget) if self.before_attempt is not None else None
         sdk = self._sync_client(call.settings)
         started = self._clock()
         # cast_to=object: the SDK decodes the SSE stream and raises its errors, but hands each chunk
         # over as parsed JSON instead of building a model object per token.
         deadline = Deadline(call.settings.limits, call.deadline_s())
-        stream = sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
-                          stream=True, stream_cls=openai.Stream[object])
+        try:
+            stream = sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
+                              stream=True, stream_cls=openai.Stream[object])
+        finally:
+            if arrived is not None:
+                arrived()
         with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
@@ -169,13 +176,18 @@ class LLMClient:
 
     async def _aattempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
+        arrived = None
         if self.before_attempt is not None:
-            await asyncio.to_thread(self.before_attempt, call.request, call.budget)
+            arrived = await asyncio.to_thread(self.before_attempt, call.request, call.budget)
         sdk = self._async_client(call.settings)
         started = self._clock()
         deadline = Deadline(call.settings.limits, call.deadline_s())
-        stream = await sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
-                                stream=True, stream_cls=openai.AsyncStream[object])
+        try:
+            stream = await sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
+                                    stream=True, stream_cls=openai.AsyncStream[object])
+        finally:
+            if arrived is not None:
+                arrived()
         async with stream:
             self._note_headers(stream.response.headers)
             assembler = StreamAssembler(call.profile, callbacks, self._clock, started)
