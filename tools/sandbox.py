@@ -19,6 +19,7 @@ from typing import Literal, Mapping
 
 from agent.errors import UserError
 from tools.project_env import ProjectEnv, find_project_env
+from tools.sandbox_caches import cache_plan
 from tools.sandbox_env import scrub_env
 from tools.sandbox_mounts import LayoutRequest, bwrap_mount_args, sandbox_layout
 from tools.trim import omitted_marker
@@ -154,8 +155,10 @@ def run_sandboxed(cmd: str, cwd: Path, *, timeout_s: float, mode: SandboxMode, o
     made: list[Path] = []
     if use_bwrap:
         env["TMPDIR"] = "/tmp"  # the only writable temp dir inside
+        caches = cache_plan(cwd, home, env)
+        env.update(caches.variables)
         layout = LayoutRequest(cwd, home, env.get("PATH", ""), policy.mounts,
-                               project if policy.dependencies else ProjectEnv(checkout=project.checkout))
+                               project if policy.dependencies else ProjectEnv(checkout=project.checkout), caches)
         made = [dest for _, dest in layout.project.dependency_mounts(Path(os.path.realpath(cwd))) if not dest.exists()]
         argv = bwrap_argv(cmd, cwd, layout, network=policy.network)
     else:
@@ -193,8 +196,6 @@ def project_variables(project: ProjectEnv, env: Mapping[str, str], policy: Sandb
         variables["PATH"] = os.pathsep.join([*project.path_entries(), env.get("PATH", os.defpath)])
     if not policy.network:
         variables["CARGO_NET_OFFLINE"] = "true"  # use the crates already downloaded; there is no network
-    else:
-        variables["npm_config_cache"] = "/tmp/npm-cache"  # ~/.npm is read-only: npm ci writes its cache
     return variables
 
 

@@ -3,8 +3,8 @@
 The sandbox starts from an empty root and mounts only: the read-only system (`/usr`, `/etc`, `/opt`
 and the like), a private `/tmp`, an empty `$HOME` with the toolchains and caches under it shown
 read-only (their credential files hidden), the agent's own interpreter, the project's virtualenv
-and dependency folders (read-only), folders the user lists in `sandbox_mounts`, and the worktree
-(writable, its git metadata read-only). Nothing else of the host exists inside: not `/run`,
+and dependency folders (read-only), folders the user lists in `sandbox_mounts`, the worktree (writable, its git metadata
+read-only) and the repository's own toolchain caches (writable, see `tools.sandbox_caches`). Nothing else of the host exists inside: not `/run`,
 `/var/run`, the host's `/tmp`, `$XDG_RUNTIME_DIR`, `/home`, `/srv`, nor the user's own checkout, so
 no host socket (docker, dbus, ssh-agent, a database) and no untracked file of the user's is reachable.
 """
@@ -21,6 +21,7 @@ from typing import Literal
 
 from tools.paths import SECRET_DIRS
 from tools.project_env import ProjectEnv
+from tools.sandbox_caches import CachePlan
 
 # The system, shown read-only. Packages install no sockets here; services create theirs in /run,
 # /var/run, /tmp and $HOME, none of which is mounted.
@@ -76,6 +77,7 @@ class LayoutRequest:
     search_path: str = ""
     extra_mounts: tuple[str, ...] = ()
     project: ProjectEnv = ProjectEnv()
+    caches: CachePlan = CachePlan()
 
 
 def sandbox_layout(request: LayoutRequest) -> list[Mount]:
@@ -94,6 +96,11 @@ def sandbox_layout(request: LayoutRequest) -> list[Mount]:
     mounts += [Mount("ro", str(path), str(path)) for path in _git_dirs(cwd)]
     for source, dest in request.project.dependency_mounts(cwd):
         mounts.append(Mount("ro", str(dest), str(source)))
+    if request.caches.root is not None:
+        mounts.append(Mount("rw", str(request.caches.root), str(request.caches.root)))
+        # A configuration file holding a credential stays hidden in its new place too.
+        mounts += [Mount("ro", str(dest), str(source)) for source, dest in request.caches.shown
+                   if not (source.is_file() and source.suffix != ".ok" and _holds_credential(source))]
     if request.home is not None:
         # The worktree may itself contain $HOME's credential folders (a repo at ~): hide them again.
         mounts += [Mount("tmpfs", str(request.home / name)) for name in SECRET_DIRS
@@ -126,6 +133,10 @@ def _shown_dirs(request: LayoutRequest, cwd: Path) -> tuple[Path, ...]:
         if chosen is not None:
             wanted.append(chosen)
     wanted += [Path(os.path.realpath(extra)) for extra in request.extra_mounts if os.path.exists(extra)]
+    for read in request.caches.reads:  # the user's caches a toolchain layers under its own
+        chosen = _toolchain_folder(str(read), home, forbidden, request.project)
+        if chosen is not None:
+            wanted.append(chosen)
     system = [Path(p) for p in SYSTEM_DIRS]
     kept: list[Path] = []
     for path in wanted:
