@@ -2,6 +2,8 @@
 
 The files in tests/data/runner_output/ are what the runners printed for small projects with known
 failures (see their names); the expected counts and failing ids below were checked by hand against them.
+Gradle's console samples are the exception: no Gradle runs here, so they follow the formats in Gradle's
+own source and tests (GRADLE.md there says which).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ CASES = [
     ("maven_surefire_fail.txt", "maven", "maven", counts(1, 1, 1, 1),
      ["CalcTest.subtracts (CalcTest.java:9)", "CalcTest.errors (CalcTest.java:10)"]),
     ("ctest_fail.txt", "ctest", "ctest", counts(1, 1), ["sub (test_sub.cpp:3)"]),
+    ("gradle_console_fail.txt", "gradle", "gradle", counts(4, 2, 0, 1),
+     ["RangeTest.lowersValuesAbove() (RangeTest.java:24)", "RangeTest.Bounds.rejectsInvertedRange() (RangeTest.java:41)"]),
+    ("gradle4_console_fail.txt", "gradle", "gradle", counts(4, 1), ["RangeTest.lowersValuesAbove (RangeTest.java:24)"]),
 ]
 
 
@@ -75,6 +80,8 @@ def test_output_is_recognised_without_knowing_the_runner(name: str, hint: str, r
 @pytest.mark.parametrize("name, problem", [
     ("cargo_test_compile_error.txt", "the build failed before any test ran (error: could not compile `rs` (lib)"),
     ("go_test_json_build_failed.txt", "the build failed before any test ran (example.com/calc)"),
+    ("gradle_console_compile_error.txt", "the build failed before any test ran (Execution failed for task "
+                                         "':compileJava'. Compilation failed; see the compiler error output"),
 ])
 def test_a_build_that_fails_before_any_test_is_no_test_run(name: str, problem: str) -> None:
     parsed = parse_output((DATA / name).read_text(), "unknown")
@@ -111,3 +118,17 @@ def test_colour_codes_do_not_hide_the_counts() -> None:
     assert "\x1b[" in raw  # vitest colours its summary even into a pipe
     parsed = parse_output(raw, "vitest")
     assert parsed is not None and parsed.counts == counts(1, 2, 0, 1)
+
+
+def test_a_green_gradle_build_prints_no_counts_so_they_stay_unknown() -> None:
+    parsed = parse_output((DATA / "gradle_console_pass.txt").read_text(), "gradle")
+    assert parsed is not None and parsed.runner == "gradle"
+    assert parsed.counts is None and parsed.failing == [] and parsed.problem is None and parsed.ran is None
+
+
+def test_gradle_reports_of_this_run_win_over_its_console(tmp_path: Path) -> None:
+    reports = tmp_path / "build" / "test-results" / "test"
+    reports.mkdir(parents=True)
+    shutil.copy(DATA / "surefire_report.xml", reports / "TEST-calc.CalcTest.xml")  # the same JUnit XML schema
+    parsed = parse_output((DATA / "gradle_console_pass.txt").read_text(), "gradle", root=tmp_path, reports_since=0)
+    assert parsed is not None and parsed.counts == counts(1, 1, 1, 1)

@@ -10,7 +10,7 @@ from typing import Callable
 from tools.testdetect import Runner
 from tools.testresults.base import Results
 from tools.testresults.js import read_jest, read_mocha, read_tap, read_vitest
-from tools.testresults.jvm import read_junit_reports, read_maven
+from tools.testresults.jvm import read_gradle, read_junit_reports, read_maven
 from tools.testresults.native import read_cargo, read_ctest, read_go_json
 from tools.testresults.python import read_pytest, read_unittest
 
@@ -18,7 +18,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 # Tried in this order when the runner is not known; the most distinctive summaries first, pytest's
 # generic `N passed, M failed` last.
 READERS: dict[str, Callable[[str], Results | None]] = {
-    "go": read_go_json, "cargo": read_cargo, "maven": read_maven, "ctest": read_ctest,
+    "go": read_go_json, "cargo": read_cargo, "maven": read_maven, "gradle": read_gradle, "ctest": read_ctest,
     "jest": read_jest, "vitest": read_vitest, "mocha": read_mocha, "node": read_tap,
     "unittest": read_unittest, "pytest": read_pytest,
 }
@@ -50,7 +50,8 @@ def strip_ansi(text: str) -> str:
 def parse_output(output: str, runner: Runner = "unknown", root: Path | None = None,
                  reports_since: float | None = None) -> Parsed | None:
     """The results of a test run: Maven's or Gradle's XML reports when this run wrote them, else its
-    output read first as `runner`'s and then as any other runner's; None when nothing recognises it."""
+    output (Gradle's console, for one) read first as `runner`'s and then as any other runner's; None
+    when nothing recognises it."""
     text = strip_ansi(output)
     if runner in ("maven", "gradle") and root is not None and reports_since is not None:
         found = read_junit_reports(root, reports_since)
