@@ -2,8 +2,8 @@
 
 The files in tests/data/runner_output/ are what the runners printed for small projects with known
 failures (see their names); the expected counts and failing ids below were checked by hand against them.
-Gradle's console samples are the exception: no Gradle runs here, so they follow the formats in Gradle's
-own source and tests (GRADLE.md there says which).
+Gradle 8's console samples are the exception: they follow the formats in Gradle's own source and tests
+(GRADLE.md there says which); Gradle 4.4.1's were captured.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def test_output_is_recognised_without_knowing_the_runner(name: str, hint: str, r
     ("go_test_json_build_failed.txt", "the build failed before any test ran (example.com/calc)"),
     ("gradle_console_compile_error.txt", "the build failed before any test ran (Execution failed for task "
                                          "':compileJava'. Compilation failed; see the compiler error output"),
+    ("gradle4_console_compile_error.txt", "the build failed before any test ran (Execution failed for task "
+                                          "':compileJava'. Compilation failed; see the compiler error output"),
 ])
 def test_a_build_that_fails_before_any_test_is_no_test_run(name: str, problem: str) -> None:
     parsed = parse_output((DATA / name).read_text(), "unknown")
@@ -120,8 +122,9 @@ def test_colour_codes_do_not_hide_the_counts() -> None:
     assert parsed is not None and parsed.counts == counts(1, 2, 0, 1)
 
 
-def test_a_green_gradle_build_prints_no_counts_so_they_stay_unknown() -> None:
-    parsed = parse_output((DATA / "gradle_console_pass.txt").read_text(), "gradle")
+@pytest.mark.parametrize("name", ["gradle_console_pass.txt", "gradle4_console_pass.txt"])
+def test_a_green_gradle_build_prints_no_counts_so_they_stay_unknown(name: str) -> None:
+    parsed = parse_output((DATA / name).read_text(), "unknown")
     assert parsed is not None and parsed.runner == "gradle"
     assert parsed.counts is None and parsed.failing == [] and parsed.problem is None and parsed.ran is None
 
