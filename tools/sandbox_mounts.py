@@ -3,10 +3,10 @@
 The sandbox starts from an empty root and mounts only: the read-only system (`/usr`, `/etc`, `/opt`
 and the like), a private `/tmp`, an empty `$HOME` with the toolchains and caches under it shown
 read-only (their credential files hidden), the agent's own interpreter, the project's virtualenv
-and dependency folders (read-only), folders the user lists in `sandbox_mounts`, the worktree (writable, its git metadata
-read-only) and the repository's own toolchain caches (writable, see `tools.sandbox_caches`). Nothing else of the host exists inside: not `/run`,
-`/var/run`, the host's `/tmp`, `$XDG_RUNTIME_DIR`, `/home`, `/srv`, nor the user's own checkout, so
-no host socket (docker, dbus, ssh-agent, a database) and no untracked file of the user's is reachable.
+and dependency folders (read-only), folders the user lists in `sandbox_mounts`, the worktree
+(writable, its git metadata read-only) and the repository's own toolchain caches (writable, see
+`tools.sandbox_caches`). Nothing else of the host exists inside: not `/run`, `/var/run`, the host's
+`/tmp`, `$XDG_RUNTIME_DIR`, `/home`, `/srv`, nor the user's own checkout, so no host socket (docker, dbus, ssh-agent, a database) and no untracked file of the user's is reachable.
 """
 
 from __future__ import annotations

@@ -147,12 +147,12 @@ class LLMClient:
     def _attempt(self, call: CallState, callbacks: StreamCallbacks | None) -> Completion:
         call.begin_attempt()
         arrived = self.before_attempt(call.request, call.budget) if self.before_attempt is not None else None
-        sdk = self._sync_client(call.settings)
-        started = self._clock()
-        # cast_to=object: the SDK decodes the SSE stream and raises its errors, but hands each chunk
-        # over as parsed JSON instead of building a model object per token.
-        deadline = Deadline(call.settings.limits, call.deadline_s())
         try:
+            sdk = self._sync_client(call.settings)
+            started = self._clock()
+            # cast_to=object: the SDK decodes the SSE stream and raises its errors, but hands each
+            # chunk over as parsed JSON instead of building a model object per token.
+            deadline = Deadline(call.settings.limits, call.deadline_s())
             stream = sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
                               stream=True, stream_cls=openai.Stream[object])
         finally:
@@ -179,10 +179,10 @@ class LLMClient:
         arrived = None
         if self.before_attempt is not None:
             arrived = await asyncio.to_thread(self.before_attempt, call.request, call.budget)
-        sdk = self._async_client(call.settings)
-        started = self._clock()
-        deadline = Deadline(call.settings.limits, call.deadline_s())
         try:
+            sdk = self._async_client(call.settings)
+            started = self._clock()
+            deadline = Deadline(call.settings.limits, call.deadline_s())
             stream = await sdk.post("/chat/completions", body=call.body(), options=call.options(), cast_to=object,
                                     stream=True, stream_cls=openai.AsyncStream[object])
         finally:
