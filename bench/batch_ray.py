@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,8 +48,9 @@ def _cluster(nodes: int, slots: int) -> Cluster:
     return cluster
 
 
-def _cli_batch(targets: int, jobs: int, delay: float, ray_address: str | None) -> tuple[float, int, int]:
-    """Wall seconds, targets succeeded and exit code of one CLI batch on fresh repositories."""
+def _cli_batch(targets: int, jobs: int, delay: float, ray_address: str | None) -> tuple[float, int, int, float]:
+    """Wall seconds, targets succeeded, exit code, and the median seconds one target took where it
+    ran (its results line's duration), of one CLI batch on fresh repositories."""
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp, _server(delay) as server:
         spec = _spec(Path(tmp), server, targets)
         results = Path(tmp) / "results.jsonl"
@@ -58,8 +61,10 @@ def _cli_batch(targets: int, jobs: int, delay: float, ray_address: str | None) -
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
-        ok = results.read_text().count('"status":"succeeded"') if results.exists() else 0
-    return wall, ok, proc.returncode
+        lines = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+        ok = sum(1 for line in lines if line.get("status") == "succeeded")
+        each = statistics.median(line["duration_s"] for line in lines) if lines else 0.0
+    return wall, ok, proc.returncode, each
 
 
 def _busiest(times: list[float], window: float) -> int:
@@ -90,17 +95,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--window", type=float, default=5.0, help="the limiter's 'minute', in seconds")
     args = parser.parse_args(argv[1:])
     sizes = [int(n) for n in args.nodes.split(",")]
-    wall, ok, code = _cli_batch(args.targets, args.jobs, args.delay, None)
-    print(f"thread pool --jobs {args.jobs}: wall {wall:6.2f} s, {ok}/{args.targets} succeeded, exit {code}")
+    wall, ok, code, each = _cli_batch(args.targets, args.jobs, args.delay, None)
+    print(f"thread pool --jobs {args.jobs}: wall {wall:6.2f} s, {ok}/{args.targets} succeeded, exit {code}, "
+          f"median target {each:.2f} s")
     failed = code != 0
     for nodes in sizes:
         started = time.perf_counter()
         cluster = _cluster(nodes, args.jobs)
         up = time.perf_counter() - started
         try:
-            wall, ok, code = _cli_batch(args.targets, args.jobs, args.delay, cluster.address)
+            wall, ok, code, each = _cli_batch(args.targets, args.jobs, args.delay, cluster.address)
             print(f"ray, {nodes} node(s), --jobs {args.jobs}: wall {wall:6.2f} s, {ok}/{args.targets} succeeded, "
-                  f"exit {code} (cluster start {up:.1f} s, not counted)")
+                  f"exit {code}, median target {each:.2f} s on its worker (cluster start {up:.1f} s, not counted)")
             failed |= code != 0
             if nodes == sizes[-1]:
                 admitted, seen = _limiter_accuracy(cluster, args.targets, args.jobs, args.delay, args.rpm,

@@ -122,11 +122,14 @@ class _Flight:
             while self.queue and len(self.in_flight) < jobs:
                 self._submit(self.queue.popleft())
             done, _ = ray.wait(list(self.in_flight), num_returns=1, timeout=POLL_S)
+            # The freed slot gets its next target before the finished run is imported: an import
+            # (fetch, worktree, report) takes the driver a while, and the cluster need not wait.
+            while self.queue and len(self.in_flight) - len(done) < jobs:
+                self._submit(self.queue.popleft())
             self._show(by_id, on_start)
             for ref in done:
-                target = self.in_flight.pop(ref)
                 with deferred_interrupts():  # a run is imported and recorded whole, or not at all
-                    on_result(self._result(target, ref))
+                    on_result(self._result(self.in_flight.pop(ref), ref))
 
     def _submit(self, target: Target) -> None:
         source, bundle = self.sources[target.repo]
