@@ -194,3 +194,27 @@ def test_an_agent_folder_pointing_elsewhere_gets_no_writable_cache(tmp_path):
     (repo / ".agent" / "cache").symlink_to(elsewhere)  # planted by a command run in place
     code, output = sandboxed('echo "[$GOCACHE]"; touch $GOCACHE/x 2>/dev/null; echo done', repo, tmp_path / "h")
     assert "[]" in output and not list(elsewhere.iterdir())
+
+
+DEBIAN_JUNIT = Path("/usr/share/maven-repo/junit/junit/4.13.2")
+
+
+@pytest.mark.skipif(shutil.which("gradle") is None or not DEBIAN_JUNIT.is_dir(),
+                    reason="gradle or Debian's junit4 is not installed (.ci/run installs them)")
+def test_gradle_runs_in_the_sandbox_with_a_home_of_its_own_while_the_users_stays_read_only(tmp_path):
+    repo = tmp_path / "java_clamp"
+    shutil.copytree(Path(__file__).parent.parent / "workspace_fixtures" / "java_clamp" / "src", repo / "src")
+    # No network: JUnit from Debian's packaged repository.
+    (repo / "build.gradle").write_text("apply plugin: 'java'\nrepositories { maven { url 'file:///usr/share/maven-repo' } }\n"
+                                       "dependencies { testCompile 'junit:junit:4.13.2' }\n")
+    (repo / "settings.gradle").write_text("rootProject.name = 'clamp'\n")
+    commit_all(repo)
+    home = tmp_path / "home"
+    (home / ".gradle").mkdir(parents=True)  # the user's own: Gradle could not write a single file in it
+    (home / ".gradle" / "gradle.properties").write_text("org.gradle.jvmargs=-Xmx512m\n")
+    before = snapshot(home)
+    code, output = sandboxed("gradle test --offline --no-daemon", run_worktree(repo, "run1"), home)
+    assert code == 1 and "5 tests completed, 1 failed" in output, output  # the fixture's bug, found
+    assert "clamp.RangeTest > lowersValuesAbove FAILED" in output
+    assert (repo / ".agent" / "cache" / "gradle" / "caches").is_dir()
+    assert snapshot(home) == before
