@@ -18,6 +18,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 
 from agent.config_sources import (FileLayer, Source, did_you_mean, flag_name, normalise_flags, one_line,
                                   read_env_layer, read_file_layer, refuse_file_keys)
+from agent.cost import DEFAULT_PRICES, Price
 from agent.errors import ConfigError, UserError
 from agent.llm.profiles import (DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GLM_CONTEXT_TOKENS,
                                 GLM_MAX_COMPLETION_TOKENS as MAX_COMPLETION_TOKENS, profile_for)
@@ -40,6 +41,8 @@ CRITIC_BUDGET, CRITIC_REASONING_BUDGET = 4096, 12288
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NO_KEY_PLACEHOLDER = "unused"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+# Reasoning per role: always on, always off, or chosen per request (simple steps off, complex ones on).
+ReasoningMode = Literal["on", "off", "auto"]
 
 
 def _check_url(url: str) -> str:
@@ -65,7 +68,7 @@ class RoleConfig(BaseModel):
     model: str | None = None
     base_url: Url | None = None
     provider: Provider | None = None
-    reasoning: bool | None = None
+    reasoning: bool | ReasoningMode | None = None  # true/false mean "on"/"off"
     max_completion_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
@@ -89,7 +92,7 @@ class AgentConfig(BaseModel):
     temperature: float = Field(DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
     top_p: float = Field(DEFAULT_TOP_P, gt=0.0, le=1.0)
     critics: list[str] = Field(default_factory=lambda: list(DEFAULT_CRITICS))
-    critic_reasoning: bool = False
+    critic_reasoning: bool | ReasoningMode = False
     max_steps: int = Field(12, ge=1, le=12)
     max_revisions: int = Field(2, ge=0, le=20)
     max_tool_calls: int = Field(40, ge=1, le=1000)
@@ -117,6 +120,10 @@ class AgentConfig(BaseModel):
     escalation: EscalationMode = "off"
     max_escalations: int = Field(1, ge=1, le=5)
     route: RouteMode = "off"  # "auto": a task the plan rates beyond GLM is executed by the escalation role
+    # What one run may spend, prompt and completion tokens of every call, and dollars (by `prices`).
+    max_tokens_per_run: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
 
     _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
@@ -166,6 +173,12 @@ class AgentConfig(BaseModel):
         # The user's list extends the built-in deny-list; it can never shrink it.
         return list(dict.fromkeys([*DEFAULT_SECRET_GLOBS, *globs]))
 
+    @field_validator("prices")
+    @classmethod
+    def _extend_prices(cls, prices: dict[str, Price]) -> dict[str, Price]:
+        # The user's table overrides or extends the built-in prices; a model it leaves out keeps its own.
+        return {**DEFAULT_PRICES, **prices}
+
     @model_validator(mode="after")
     def _one_not_both(self) -> "AgentConfig":
         _check_sampling(self.temperature, self.top_p)
@@ -204,9 +217,7 @@ class AgentConfig(BaseModel):
             base_url = DEFAULT_BASE_URLS[section.provider]
         else:
             base_url = self.base_url
-        reasoning = section.reasoning
-        if reasoning is None:
-            reasoning = True if role in ROLE_BUDGETS else self.critic_reasoning
+        reasoning = self.reasoning_mode(role) != "off"
         budget = section.max_completion_tokens or _default_budget(role, reasoning)
         if section.temperature is not None or section.top_p is not None:
             temperature = section.temperature if section.temperature is not None else DEFAULT_TEMPERATURE
@@ -219,6 +230,14 @@ class AgentConfig(BaseModel):
             max_completion_tokens=min(budget, profile_for(provider).max_completion_tokens),
             temperature=temperature, top_p=top_p, carrier=section.reasoning_carrier, limits=self.request_limits(),
         )
+
+    def reasoning_mode(self, role: str) -> ReasoningMode:
+        """Whether the role reasons: "on", "off", or "auto" (chosen per request by the step's complexity)."""
+        section = self.roles.get(role, RoleConfig())
+        value = section.reasoning
+        if value is None:
+            value = True if role in ROLE_BUDGETS else self.critic_reasoning
+        return _mode(value)
 
     def request_limits(self) -> RequestLimits:
         """The deadlines and attempts of every model request."""
@@ -259,7 +278,7 @@ class AgentConfig(BaseModel):
             settings = self.role_settings(role)
             view["roles"][role] = {
                 "model": settings.model, "provider": settings.provider, "base_url": settings.base_url,
-                "reasoning": settings.reasoning, "max_completion_tokens": settings.max_completion_tokens,
+                "reasoning": self.reasoning_mode(role), "max_completion_tokens": settings.max_completion_tokens,
                 "temperature": settings.temperature, "top_p": settings.top_p,
                 "reasoning_carrier": settings.carrier or profile_for(settings.provider).carrier,
                 "api_key": self._key_presence(settings.provider, settings.base_url),
@@ -272,12 +291,19 @@ class AgentConfig(BaseModel):
 
 
 _TOP_KEYS: list[str] = [name for name in AgentConfig.model_fields if name != "roles"]
-_KNOWN_KEYS: dict[str, list[str]] = {"": list(AgentConfig.model_fields), "roles.*": list(RoleConfig.model_fields)}
+_KNOWN_KEYS: dict[str, list[str]] = {"": list(AgentConfig.model_fields), "roles.*": list(RoleConfig.model_fields),
+                                     "prices.*": list(Price.model_fields)}
 
 
 def is_local(base_url: str) -> bool:
     """True for endpoints on this machine, which may run without a key."""
     return (urlparse(base_url).hostname or "") in LOCAL_HOSTS
+
+
+def _mode(value: bool | ReasoningMode) -> ReasoningMode:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
 
 
 def _default_budget(role: str, reasoning: bool) -> int:
@@ -309,6 +335,7 @@ def load_config(repo: Path, flags: Mapping[str, object], env: Mapping[str, str],
               {key: f"flag {flag_where(key)}" for key in flag_values}
     config = _validate(merged, lambda dotted: _merged_where(dotted, origins))
     _check_role_names(config, repo, layer)
+    _check_prices(config, origins)
     config._sources = {key: origin.split(" ")[0] for key, origin in origins.items()}
     config._origins = origins
     config._file = layer.path if layer else None
@@ -351,6 +378,18 @@ def _check_role_names(config: AgentConfig, repo: Path, layer: FileLayer | None) 
             where = layer.where(f"roles.{name}") if layer else f"roles.{name}"
             raise ConfigError(f"{where}: unknown role{did_you_mean(name, known)} "
                               f"(roles: {', '.join(known)}; custom critics live in .agent/critics/NAME.md)")
+
+
+def _check_prices(config: AgentConfig, origins: Mapping[str, str]) -> None:
+    """A cost limit needs a price for every model the run calls: an unpriced one would spend unseen."""
+    if config.max_cost_usd is None:
+        return
+    for role in config.role_names():
+        model = config.role_settings(role).model
+        if model not in config.prices:
+            raise ConfigError(f"max_cost_usd ({origins.get('max_cost_usd', 'default')}): no price for model {model!r} "
+                              f"(role {role}); add [prices.\"{model}\"] input = … output = … "
+                              "(US dollars per million tokens) to .agent.toml")
 
 
 def _read_keys(env: Mapping[str, str]) -> dict[str, tuple[str, SecretStr]]:

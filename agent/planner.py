@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,10 @@ from agent.prompting import render_prompt
 from agent.protocols import ModelClient
 
 MAX_PLAN_STEPS = 12
+# How much thinking a step needs, in the planner's judgement: reasoning can be off for a simple one.
+Complexity = Literal["simple", "complex"]
+# The planner's judgement of the whole task, for routing it to a model that can carry it.
+Difficulty = Literal["easy", "moderate", "hard"]
 
 
 class PlanStep(BaseModel):
@@ -21,25 +25,38 @@ class PlanStep(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = ""
     acceptance: str = ""
+    # A step the planner did not label is treated as complex: reasoning is never dropped by omission.
+    complexity: Complexity = "complex"
 
 
 class Plan(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     steps: list[PlanStep] = Field(min_length=1, max_length=MAX_PLAN_STEPS)
+    difficulty: Difficulty | None = None  # None: the planner did not rate the task
+
+    def complexity_of(self, step_id: str) -> Complexity | None:
+        """The label of the step called `step_id` (`step-3`), None for anything else (`plan`, `final`)."""
+        number = step_id.removeprefix("step-")
+        if number.isdigit() and 1 <= int(number) <= len(self.steps):
+            return self.steps[int(number) - 1].complexity
+        return None
 
 
 def plan_json_schema() -> dict[str, Any]:
+    """The strict JSON schema of the planner's answer (every property required, as strict mode wants)."""
     step = {
         "type": "object",
-        "properties": {k: {"type": "string"} for k in ("title", "description", "acceptance")},
-        "required": ["title", "description", "acceptance"],
+        "properties": {**{k: {"type": "string"} for k in ("title", "description", "acceptance")},
+                       "complexity": {"type": "string", "enum": list(get_args(Complexity))}},
+        "required": ["title", "description", "acceptance", "complexity"],
         "additionalProperties": False,
     }
     return {
         "type": "object",
-        "properties": {"steps": {"type": "array", "items": step}},
-        "required": ["steps"],
+        "properties": {"steps": {"type": "array", "items": step},
+                       "difficulty": {"type": "string", "enum": list(get_args(Difficulty))}},
+        "required": ["steps", "difficulty"],
         "additionalProperties": False,
     }
 

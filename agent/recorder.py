@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+from agent.cost import Pricing
 from agent.journal import Journal
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
 from agent.protocols import ModelClient
@@ -61,12 +62,14 @@ WaitListener = Callable[[str, bool], None]  # (role, True) when a request starts
 
 
 class RecordingClient(DelegatingClient):
-    """Wraps a ModelClient; each completed call becomes a `model_call` journal event, and
-    `on_wait` (the terminal view) hears when each request starts and ends."""
+    """Wraps a ModelClient; each completed call becomes a `model_call` journal event (with the
+    model and what the call cost, by `pricing`), and `on_wait` (the terminal view) hears when each
+    request starts and ends."""
 
-    def __init__(self, inner: ModelClient, journal: Journal):
+    def __init__(self, inner: ModelClient, journal: Journal, pricing: Pricing | None = None):
         super().__init__(inner)
         self.journal = journal
+        self.pricing = pricing
         self.on_wait: WaitListener | None = None
 
     def _waiting(self, role: str, started: bool) -> None:
@@ -75,8 +78,10 @@ class RecordingClient(DelegatingClient):
 
     def _record(self, request: ChatRequest, completion: Completion) -> None:
         usage: dict[str, Any] = completion.usage.as_dict()
+        priced = {} if self.pricing is None else {
+            "model": self.pricing.model_of(request.role), "cost_usd": self.pricing.cost(request.role, completion.usage)}
         self.journal.append(
-            "model_call", role=request.role, step=request.step, usage=usage,
+            "model_call", role=request.role, step=request.step, usage=usage, **priced,
             finish_reason=completion.finish_reason, content=_clip(completion.content),
             reasoning=_clip(completion.reasoning),
             tool_calls=[{"id": c.id, "name": c.name, "arguments": _clip(c.arguments)} for c in completion.tool_calls],

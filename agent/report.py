@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent.journal import Event, read_events
+from agent.llm.usage import NO_STEP
 
 RunStatus = Literal["succeeded", "unverified", "failed", "blocked", "declined", "error", "interrupted", "running"]
 # What is left of the run's branch and worktree: there, deleted by `agent undo`, or removed because
@@ -37,7 +38,7 @@ class EscalationReport(BaseModel):
     model: str
     # rejected: the step was blocked or escalated again; interrupted: the run stopped during it.
     outcome: Literal["pending", "approved", "rejected", "interrupted"] = "pending"
-    usage: dict[str, float] = Field(default_factory=lambda: _empty_usage())
+    usage: dict[str, float | None] = Field(default_factory=lambda: _empty_usage())  # cost_usd None: unpriced
 
 
 class TestsReport(BaseModel):
@@ -74,30 +75,42 @@ class Report(BaseModel):
     workspace_state: WorkspaceState = "present"
 
 
-def _empty_usage() -> dict[str, float]:
-    return {name: 0 for name in USAGE_FIELDS}
+def _empty_usage() -> dict[str, float | None]:
+    return {**{name: 0 for name in USAGE_FIELDS}, "cost_usd": 0.0}
 
 
-def _add_usage(usage: dict[str, Any], role: str, call: dict[str, Any]) -> None:
-    by_role = usage.setdefault("by_role", {}).setdefault(role, _empty_usage())
-    total = usage.setdefault("total", _empty_usage())
+def _add_usage(usage: dict[str, Any], event: Event) -> None:
+    """One model call's tokens and cost, added to the run's total, its role's and its step's.
+
+    A bucket's cost is None (unknown) once one of its calls had no price: a partial sum would
+    pass for the whole.
+    """
+    for bucket in (usage.setdefault("total", _empty_usage()),
+                   usage.setdefault("by_role", {}).setdefault(event["role"], _empty_usage()),
+                   usage.setdefault("by_step", {}).setdefault(event.get("step") or NO_STEP, _empty_usage())):
+        _add_call(bucket, event)
+
+
+def _add_call(bucket: dict[str, Any], event: Event) -> None:
+    """Add one `model_call` event's tokens, seconds and cost to `bucket`."""
+    call, cost = event.get("usage", {}), event.get("cost_usd")
     for name in USAGE_FIELDS:
-        value = call.get(name, 0) or 0
-        by_role[name] = round(by_role[name] + value, 3)
-        total[name] = round(total[name] + value, 3)
+        bucket[name] = round(bucket[name] + (call.get(name, 0) or 0), 3)
+    known = bucket.get("cost_usd", 0.0) is not None and cost is not None
+    bucket["cost_usd"] = round(bucket.get("cost_usd", 0.0) + cost, 6) if known else None
 
 
 def _apply(report: Report | None, event: Event) -> Report | None:
     kind = event["type"]
     if kind == "run_started":
         return Report(**{k: event[k] for k in ("run_id", "task", "repo", "branch", "worktree", "base_commit")},
-                      usage={"total": _empty_usage(), "by_role": {}})
+                      usage={"total": _empty_usage(), "by_role": {}, "by_step": {}})
     if report is None:
         return None
     if kind == "plan":
         report.steps = [StepReport(title=s["title"]) for s in event["steps"]]
     elif kind == "model_call":
-        _add_usage(report.usage, event["role"], event.get("usage", {}))
+        _add_usage(report.usage, event)
         _escalation_usage(report, event)
     elif kind == "escalation":
         _settle_escalations(report, event["index"], "rejected")
@@ -151,9 +164,7 @@ def _escalation_usage(report: Report, call: Event) -> None:
         return
     mine = [e for e in report.escalations if f"step-{e.index + 1}" == call.get("step")]
     if mine:
-        usage = call.get("usage", {})
-        for name in USAGE_FIELDS:
-            mine[-1].usage[name] = round(mine[-1].usage[name] + (usage.get(name, 0) or 0), 3)
+        _add_call(mine[-1].usage, call)
 
 
 def build_report(events: list[Event] | Path) -> Report:

@@ -137,7 +137,7 @@ class RunSession:
         self._planned_view = repo_view(self.workspace.root)
         plan = make_plan(self.client, self.task, self._planned_view, max_steps=self.config.max_steps,
                          callbacks=self.hooks.planner)
-        self.journal.append("plan", steps=[s.model_dump() for s in plan.steps])
+        self.journal.append("plan", steps=[s.model_dump() for s in plan.steps], difficulty=plan.difficulty)
         self.plan = plan
         return plan
 

@@ -68,7 +68,9 @@ def print_summary(report: Report, console: Console, *, temporary: bool = False) 
         for test_id in t.failing[:10]:
             console.print(f"  failing: {test_id}")
     if report.usage.get("by_role"):
-        console.print(_usage_table(report))
+        console.print(_usage_table("tokens and cost by role", "role", report.usage["by_role"], report.usage.get("total")))
+    if report.usage.get("by_step"):
+        console.print(_usage_table("by step", "step", report.usage["by_step"]))
     console.print(f"duration {report.duration_s:.1f}s")
     for line in _where_and_next(report, temporary):
         console.print(Text(line), soft_wrap=True)
@@ -91,18 +93,25 @@ def escalation_lines(report: Report) -> list[str]:
         u = e.usage
         tokens = f"{u['prompt_tokens'] + u['completion_tokens']:g} tokens in {counted(int(u['requests']), 'request')}"
         lines.append(f"escalation: step {e.index + 1} ({e.trigger}: {e.reason}) → {e.model}, {e.mode}: "
-                     f"{e.outcome}; {tokens}")
+                     f"{e.outcome}; {tokens}, {dollars(u.get('cost_usd', 0.0))}")
     return lines
 
 
-def _usage_table(report: Report) -> Table:
-    usage = Table(show_header=True, box=None, title="tokens by role")
-    for column in ("role", "requests", "prompt", "cached", "completion", "reasoning", "seconds"):
-        usage.add_column(column, justify="right" if column != "role" else "left", no_wrap=True)
-    for role, u in report.usage["by_role"].items():
-        usage.add_row(role, *(f"{u[k]:g}" for k in ("requests", "prompt_tokens", "cached_tokens",
-                                                    "completion_tokens", "reasoning_tokens", "seconds")))
+def _usage_table(title: str, key: str, rows: dict[str, dict], total: dict | None = None) -> Table:
+    """Tokens, seconds and dollars per role or per step, with the run's total under them."""
+    usage = Table(show_header=True, box=None, title=title)
+    for column in (key, "requests", "prompt", "cached", "completion", "reasoning", "seconds", "cost"):
+        usage.add_column(column, justify="right" if column != key else "left", no_wrap=True)
+    for name, u in [*rows.items(), *([("total", total)] if total and len(rows) > 1 else [])]:
+        usage.add_row(name, *(f"{u.get(k, 0):g}" for k in ("requests", "prompt_tokens", "cached_tokens",
+                                                           "completion_tokens", "reasoning_tokens", "seconds")),
+                      dollars(u.get("cost_usd")))
     return usage
+
+
+def dollars(cost: float | None) -> str:
+    """`$0.0123`, or `?` when a model without a price was called."""
+    return "?" if cost is None else f"${cost:.4f}"
 
 
 def _where_and_next(report: Report, temporary: bool) -> list[str]:

@@ -87,3 +87,10 @@ def run_at_a_terminal(args: list[str], answer: bytes = b"") -> tuple[int, str]:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+
+def fix_median_turn() -> Turn:
+    """The executor's fix of the calc_bug fixture: the even-length median's index pair."""
+    patch = ("calc/stats.py\n<<<<<<< SEARCH\n    return (ordered[mid] + ordered[mid + 1]) / 2\n=======\n"
+             "    return (ordered[mid - 1] + ordered[mid]) / 2\n>>>>>>> REPLACE\n")
+    return executor_turn("write_patch", patch=patch)

@@ -90,7 +90,7 @@ def roles_table(config: AgentConfig) -> Table:
         s = config.role_settings(role)
         profile = profile_for(s.provider)
         sampling = f"{s.temperature}/{s.top_p}"
-        table.rows.append([role, s.model, s.provider, s.base_url, "on" if s.reasoning else "off",
+        table.rows.append([role, s.model, s.provider, s.base_url, config.reasoning_mode(role),
                            str(s.max_completion_tokens), sampling, describe_carrier(s.carrier or profile.carrier),
                            profile.describe_off()])
     return table

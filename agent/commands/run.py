@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from rich.console import Console
 
 from agent.console import make_console
+from agent.cost import Pricing
 from agent.config import NO_KEY_PLACEHOLDER, AgentConfig, load_config
 from agent.errors import AgentError, UserError
 from agent.journal import Journal, read_events, runs_dir
@@ -74,7 +75,8 @@ def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook |
 
     inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt,
                       on_notice=lambda kind, fields: journal.append(kind, **fields))
-    return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal)
+    pricing = Pricing(lambda role: config.role_settings(role).model, config.prices)
+    return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal, pricing)
 
 
 _STAGING = ".starting-"  # a run's first event is written here, then the folder is renamed to the run id
@@ -226,7 +228,7 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
         owner.release()
         raise
     plan_event = next((e for e in events if e["type"] == "plan"), None)
-    plan = Plan.model_validate({"steps": plan_event["steps"]}) if plan_event else None
+    plan = Plan.model_validate({k: plan_event.get(k) for k in ("steps", "difficulty")}) if plan_event else None
     journal.append("run_resumed", approved=sorted(approved))
     client = _client(config, journal, before_attempt, on_rate_limit, secret_values)
     return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved,
