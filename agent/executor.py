@@ -68,6 +68,8 @@ class Executor:
     turns_used: int = 0
     _last_call: tuple[str, str] | None = None
     _repeats: int = 0
+    # Why the next turn should think whatever its step's label (reasoning = "auto"); one turn only.
+    _think_next: str | None = None
 
     def start(self, system_prompt: str, step_prompt: str, step_id: str) -> None:
         self.step_id = step_id
@@ -75,10 +77,12 @@ class Executor:
 
     def revise(self, findings: str, attempt: int, max_attempts: int) -> None:
         """Send the gate's findings back; the history goes on where it was."""
-        self.tell(render_prompt("executor_revision", findings=findings, attempt=attempt, max_attempts=max_attempts))
+        self.tell(render_prompt("executor_revision", findings=findings, attempt=attempt, max_attempts=max_attempts),
+                  think="auto: the critics asked for changes")
 
-    def tell(self, text: str) -> None:
-        """A user message for the next turn (findings, guidance); the history goes on where it was.
+    def tell(self, text: str, think: str = "auto: new instructions to act on") -> None:
+        """A user message for the next turn (findings, guidance); the history goes on where it was, and
+        that turn reasons (`think` says why) whatever the step's label.
 
         A step stopped mid-turn (a call repeated too often) left calls without results: each gets
         one first, since a request may not leave a tool call unanswered.
@@ -90,6 +94,7 @@ class Executor:
                 self.messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": render_prompt(
                     "executor_not_run")})
         self.messages.append({"role": "user", "content": text})
+        self._think_next = think
 
     def fresh_budget(self) -> None:
         """A new attempt after the loop limits stopped the step: its tool calls and turns count from zero."""
@@ -158,6 +163,8 @@ class Executor:
             self.edited_since_tests = True
         elif call.name == "run_tests":
             self.record_tests(result)
+            if _tests_failed(result.data):
+                self._think_next = "auto: the last test run failed"
 
     def record_tests(self, result: ToolResultLike) -> None:
         """A test run of the current tree (the model's or the gate's) is the step's latest."""
@@ -174,9 +181,11 @@ class Executor:
             pass
         while True:
             request = ChatRequest(role=self.role, messages=self.messages, tools=self.tools.schemas,
-                                  preserve_thinking=True, step=self.step_id)
+                                  preserve_thinking=True, step=self.step_id, wants_reasoning=self._think_next)
             try:
-                return self.client.complete(request, self.callbacks)
+                completion = self.client.complete(request, self.callbacks)
+                self._think_next = None
+                return completion
             except ContextLengthError:
                 if not self._shrink(shrinkers):
                     raise
@@ -193,6 +202,13 @@ class Executor:
     def _over_budget(self) -> bool:
         budget = self.limits.prompt_tokens
         return budget is not None and estimate_tokens(self.messages, self.tools.schemas) > budget
+
+
+def _tests_failed(data: dict[str, Any] | None) -> bool:
+    """Whether a run_tests result is tests that ran and failed (not a setup failure or no tests at all)."""
+    if not data or data.get("ran") is False or data.get("exit_code") is None:
+        return False
+    return data.get("exit_code") != 0 or bool(data.get("failed")) or bool(data.get("errors"))
 
 
 def _normalise_args(arguments: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from agent.cost import Pricing
 from agent.journal import Journal
+from agent.reasoning import ReasoningChooser
 from agent.llm.types import ChatRequest, Completion, Message, StreamCallbacks
 from agent.protocols import ModelClient
 from agent.redact import redact_exact
@@ -62,14 +63,17 @@ WaitListener = Callable[[str, bool], None]  # (role, True) when a request starts
 
 
 class RecordingClient(DelegatingClient):
-    """Wraps a ModelClient; each completed call becomes a `model_call` journal event (with the
-    model and what the call cost, by `pricing`), and `on_wait` (the terminal view) hears when each
-    request starts and ends."""
+    """Wraps a ModelClient; each request's reasoning is decided (by `reasoning`), each completed
+    call becomes a `model_call` journal event (with its reasoning setting and why, the model and
+    what the call cost, by `pricing`), and `on_wait` (the terminal view) hears when each request
+    starts and ends."""
 
-    def __init__(self, inner: ModelClient, journal: Journal, pricing: Pricing | None = None):
+    def __init__(self, inner: ModelClient, journal: Journal, pricing: Pricing | None = None,
+                 reasoning: ReasoningChooser | None = None):
         super().__init__(inner)
         self.journal = journal
         self.pricing = pricing
+        self.reasoning = reasoning
         self.on_wait: WaitListener | None = None
 
     def _waiting(self, role: str, started: bool) -> None:
@@ -80,14 +84,20 @@ class RecordingClient(DelegatingClient):
         usage: dict[str, Any] = completion.usage.as_dict()
         priced = {} if self.pricing is None else {
             "model": self.pricing.model_of(request.role), "cost_usd": self.pricing.cost(request.role, completion.usage)}
+        setting = None if request.reasoning is None else ("on" if request.reasoning else "off")
         self.journal.append(
-            "model_call", role=request.role, step=request.step, usage=usage, **priced,
+            "model_call", role=request.role, step=request.step, reasoning_setting=setting,
+            reasoning_why=request.reasoning_why, usage=usage, **priced,
             finish_reason=completion.finish_reason, content=_clip(completion.content),
             reasoning=_clip(completion.reasoning),
             tool_calls=[{"id": c.id, "name": c.name, "arguments": _clip(c.arguments)} for c in completion.tool_calls],
         )
 
+    def _decided(self, request: ChatRequest) -> ChatRequest:
+        return request if self.reasoning is None else self.reasoning.decide(request)
+
     def complete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        request = self._decided(request)
         self._waiting(request.role, True)
         try:
             completion = self.inner.complete(request, callbacks)
@@ -97,6 +107,7 @@ class RecordingClient(DelegatingClient):
         return completion
 
     async def acomplete(self, request: ChatRequest, callbacks: StreamCallbacks | None = None) -> Completion:
+        request = self._decided(request)
         self._waiting(request.role, True)
         try:
             completion = await self.inner.acomplete(request, callbacks)

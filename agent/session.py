@@ -139,6 +139,8 @@ class RunSession:
                          callbacks=self.hooks.planner)
         self.journal.append("plan", steps=[s.model_dump() for s in plan.steps], difficulty=plan.difficulty)
         self.plan = plan
+        if self.client.reasoning is not None:  # the steps' labels now choose their requests' reasoning
+            self.client.reasoning.plan = plan
         return plan
 
     def new_executor(self, plan: Plan, index: int, *, role: str = "executor", takeover: str | None = None) -> Executor:

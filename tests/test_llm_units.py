@@ -121,6 +121,7 @@ def test_openrouter_reasoning_details_are_merged_into_extras() -> None:
     ("cerebras", True, True, {"clear_thinking": False}),
     ("cerebras", True, False, {}),
     ("zai", False, False, {"thinking": {"type": "disabled"}}),
+    ("zai", False, True, {"thinking": {"type": "disabled", "clear_thinking": False}}),
     ("zai", True, True, {"thinking": {"type": "enabled", "clear_thinking": False}}),
     ("vllm", False, False, {"chat_template_kwargs": {"enable_thinking": False}}),
     ("vllm", True, True, {"chat_template_kwargs": {"clear_thinking": False}}),

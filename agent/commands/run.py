@@ -24,6 +24,7 @@ from agent.journal import Journal, read_events, runs_dir
 from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
+from agent.reasoning import ReasoningChooser
 from agent.checkout_secrets import checkout_secret_values
 from agent.recorder import RecordingClient, RedactingClient
 from agent.redact import redact_obj
@@ -68,7 +69,8 @@ def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], checko
 
 
 def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook | None = None,
-            on_rate_limit: RateLimitHook | None = None, secret_values: tuple[str, ...] = ()) -> RecordingClient:
+            on_rate_limit: RateLimitHook | None = None, secret_values: tuple[str, ...] = (),
+            plan: Plan | None = None) -> RecordingClient:
     # Imported here, the last thing a new session needs: the SDK is the slowest import (~0.5 s),
     # and a batch loads it in the background while its first workspaces are being made.
     from agent.llm.client import LLMClient
@@ -76,7 +78,8 @@ def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook |
     inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt,
                       on_notice=lambda kind, fields: journal.append(kind, **fields))
     pricing = Pricing(lambda role: config.role_settings(role).model, config.prices)
-    return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal, pricing)
+    return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal, pricing,
+                           ReasoningChooser(config.reasoning_mode, plan))
 
 
 _STAGING = ".starting-"  # a run's first event is written here, then the folder is renamed to the run id
@@ -230,7 +233,7 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     plan_event = next((e for e in events if e["type"] == "plan"), None)
     plan = Plan.model_validate({k: plan_event.get(k) for k in ("steps", "difficulty")}) if plan_event else None
     journal.append("run_resumed", approved=sorted(approved))
-    client = _client(config, journal, before_attempt, on_rate_limit, secret_values)
+    client = _client(config, journal, before_attempt, on_rate_limit, secret_values, plan)
     return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved,
                       secret_values=secret_values)
 

@@ -118,7 +118,10 @@ class ZaiProfile(Profile):
 
     def extra_body(self, *, reasoning: bool, preserve: bool, switch: int = 0) -> dict[str, Any]:
         if not reasoning:
-            return dict(self.off_switches[0])
+            # A turn without thinking keeps the earlier turns' thinking in the prompt: without
+            # clear_thinking the template would drop it, and the prompt would no longer extend the last one.
+            off = dict(self.off_switches[0]["thinking"])
+            return {"thinking": {**off, "clear_thinking": False} if preserve else off}
         return self.preserve_body() if preserve else {"thinking": {"type": "enabled"}}
 
     def preserve_body(self) -> dict[str, Any]:

@@ -51,7 +51,11 @@ class ChatRequest:
     messages: list[Message]
     tools: list[dict[str, Any]] | None = None
     response_format: dict[str, Any] | None = None
-    reasoning: bool | None = None  # None: the role's configured default
+    reasoning: bool | None = None  # None: chosen by the role's reasoning mode (see agent.reasoning)
+    reasoning_why: str | None = None  # why reasoning is on or off for this request, for the journal
+    # The caller's reason to think this turn (a failing test run, the critics' findings): with
+    # reasoning = "auto" it turns reasoning on whatever the step's label.
+    wants_reasoning: str | None = None
     preserve_thinking: bool = False  # send earlier reasoning back (clear_thinking: false)
     max_completion_tokens: int | None = None  # None: the role's configured budget
     step: str | None = None  # usage is accounted per role and per step

@@ -79,6 +79,20 @@ def model_view(body: dict[str, Any], provider: ServerProvider = "cerebras",
     return render(messages, body.get("tools") or [], switches)
 
 
+GENERATION_PROMPTS = ("<|assistant|><think>", "<|assistant|></think>")  # reasoning on / switched off
+
+
+def extends(earlier: str, later: str) -> bool:
+    """Whether the model view `later` starts with `earlier` bar its generation prompt: the history
+    the model saw last time is unchanged byte for byte (so the prefix cache hits), whether reasoning
+    was on or off for either request."""
+    for prompt in GENERATION_PROMPTS:
+        if earlier.endswith(prompt):
+            earlier = earlier.removesuffix(prompt)
+            break
+    return later.startswith(earlier)
+
+
 def render(messages: list[dict[str, Any]], tools: list[Any], switches: dict[str, bool]) -> str:
     """GLM 4.7's chat template, in Python."""
     out = ["[gMASK]<sop>"]
@@ -96,7 +110,7 @@ def render(messages: list[dict[str, Any]], tools: list[Any], switches: dict[str,
             out.append(_tool(message, index == 0 or messages[index - 1].get("role") != "tool"))
         elif role == "system":
             out.append("<|system|>" + _visible(message.get("content")))
-    out.append("<|assistant|>" + ("</think>" if switches.get("enable_thinking") is False else "<think>"))
+    out.append(GENERATION_PROMPTS[1] if switches.get("enable_thinking") is False else GENERATION_PROMPTS[0])
     return "".join(out)
 
 
