@@ -29,6 +29,10 @@ RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository to work on.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model id (env AGENT_MODEL).")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint (env AGENT_BASE_URL).")]
 ProviderOpt = Annotated[Optional[str], typer.Option("--provider", help="cerebras, zai, vllm, openrouter or openai.")]
+MaxTokensOpt = Annotated[Optional[int], typer.Option(
+    "--max-tokens-per-run", min=1, help="Stop (resumable, budget_exhausted) before a request could pass this many tokens.")]
+MaxCostOpt = Annotated[Optional[float], typer.Option(
+    "--max-cost-usd", min=0.0, help="Stop (resumable, budget_exhausted) before a request could pass this cost in US dollars.")]
 
 
 def _imports_done() -> None:
@@ -63,6 +67,11 @@ def _endpoint_flags(model: str | None, base_url: str | None, provider: str | Non
     return {k: v for k, v in {"model": model, "base_url": base_url, "provider": provider}.items() if v is not None}
 
 
+def _budget_flags(max_tokens_per_run: int | None, max_cost_usd: float | None) -> dict[str, object]:
+    return {k: v for k, v in {"max_tokens_per_run": max_tokens_per_run, "max_cost_usd": max_cost_usd}.items()
+            if v is not None}
+
+
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
@@ -86,6 +95,8 @@ def run(
     json_out: Annotated[bool, typer.Option("--json", help="Print only the final report as JSON.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before starting.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="One line per step.")] = False,
+    max_tokens_per_run: MaxTokensOpt = None,
+    max_cost_usd: MaxCostOpt = None,
 ) -> None:
     """Plan TASK, execute each step, gate it on the critics, and commit it on a new branch."""
     from agent.commands.run import run_command
@@ -99,7 +110,7 @@ def run(
             "route": route,
         }.items()
         if v is not None
-    }
+    } | _budget_flags(max_tokens_per_run, max_cost_usd)
     raise typer.Exit(run_command(task, repo, flags, no_critics=no_critics, in_place=in_place,
                                  json_out=json_out, yes=yes, quiet=quiet))
 
@@ -113,13 +124,15 @@ def resume(
     provider: ProviderOpt = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
+    max_tokens_per_run: MaxTokensOpt = None,
+    max_cost_usd: MaxCostOpt = None,
 ) -> None:
-    """Continue an interrupted run from its journal (endpoint flags override the run's own)."""
+    """Continue an interrupted run from its journal (endpoint and budget flags override the run's own)."""
     from agent.commands.run import resume_command
     _imports_done()
 
-    raise typer.Exit(resume_command(run_id, repo, _endpoint_flags(model, base_url, provider),
-                                    json_out=json_out, quiet=quiet))
+    flags = _endpoint_flags(model, base_url, provider) | _budget_flags(max_tokens_per_run, max_cost_usd)
+    raise typer.Exit(resume_command(run_id, repo, flags, json_out=json_out, quiet=quiet))
 
 
 @app.command()

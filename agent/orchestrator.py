@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from agent.budget import BudgetExhausted
 from agent.config import ESCALATION_ROLE
 from agent.errors import AgentError, RunInterrupted
 from agent.escalation import Stuck, advise, case_file, guide, stuck_at_gate, stuck_in_loop
@@ -43,6 +45,12 @@ def execute(s: RunSession) -> str:
         tests = s.final_tests(every_step_committed=status == "succeeded")
         if status == "succeeded":
             status = tests_verdict(tests, allow_no_tests=s.config.allow_no_tests)
+    except BudgetExhausted as exc:  # the request that could pass the budget was not sent
+        error = f"{exc}; {_raise_hint(s, exc)}"
+        s.journal.append("budget_exhausted", **exc.record)
+        s.journal.append("run_finished", status="budget_exhausted", error=error, head_commit=s.workspace.head(),
+                         duration_s=elapsed(), **s.stopped_state())
+        return "budget_exhausted"
     except KeyboardInterrupt:
         s.journal.append("run_interrupted", status="interrupted", duration_s=elapsed(), **s.stopped_state())
         raise RunInterrupted(f"run {s.run_id} interrupted; continue it with: agent resume {s.run_id}") from None
@@ -53,6 +61,16 @@ def execute(s: RunSession) -> str:
     stopped = s.stopped_state() if status == "blocked" else {}  # a blocked run may be resumed
     s.journal.append("run_finished", status=status, head_commit=s.workspace.head(), duration_s=elapsed(), **stopped)
     return status
+
+
+def _raise_hint(s: RunSession, exc: BudgetExhausted) -> str:
+    """The command that finishes the run with a raised budget (approved steps are kept)."""
+    r = exc.record
+    if r["max_tokens_per_run"] is not None and r["spent_tokens"] + r["request_tokens"] > r["max_tokens_per_run"]:
+        flag = f"--max-tokens-per-run {max(2 * r['max_tokens_per_run'], r['spent_tokens'] + 2 * r['request_tokens'])}"
+    else:
+        flag = f"--max-cost-usd {max(2 * r['max_cost_usd'], r['spent_cost_usd'] + 2 * r['request_cost_usd']):.4g}"
+    return f"continue it with a raised budget: agent resume {s.run_id} {flag} --repo {shlex.quote(str(s.workspace.repo_root))}"
 
 
 def tests_verdict(tests: dict[str, Any], *, allow_no_tests: bool) -> str:

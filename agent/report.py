@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from agent.journal import Event, read_events
 from agent.llm.usage import NO_STEP
 
-RunStatus = Literal["succeeded", "unverified", "failed", "blocked", "declined", "error", "interrupted", "running"]
+RunStatus = Literal["succeeded", "unverified", "failed", "blocked", "budget_exhausted", "declined", "error", "interrupted",
+                    "running"]
 # What is left of the run's branch and worktree: there, deleted by `agent undo`, or removed because
 # the run ended before its first step (declined, the model unreachable) and had nothing to keep.
 WorkspaceState = Literal["present", "undone", "discarded"]

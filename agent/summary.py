@@ -17,6 +17,7 @@ from agent.report import Report
 from agent.wording import counted
 
 STATUS_STYLE = {"succeeded": "bold green", "unverified": "bold yellow", "failed": "bold red", "blocked": "bold red",
+                "budget_exhausted": "bold yellow",
                 "error": "bold red", "declined": "bold yellow", "interrupted": "bold yellow", "running": "yellow",
                 "undone": "dim"}
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-TargetStatus = Literal["succeeded", "unverified", "failed", "blocked", "error", "interrupted"]
+TargetStatus = Literal["succeeded", "unverified", "failed", "blocked", "budget_exhausted", "error", "interrupted"]
 
 
 class TargetResult(BaseModel):

@@ -72,6 +72,8 @@ class BatchSpec(_Strict):
     escalation: str | None = None  # advise | execute | off, checked by the configuration
     max_escalations: int | None = None
     route: str | None = None  # auto | off
+    max_tokens_per_run: int | None = None  # each target's run
+    max_cost_usd: float | None = None
 
     # `file:line: key` for a top-level key, set once the spec's YAML is read (see `where`).
     _locator: "_Locator | None" = PrivateAttr(default=None)
@@ -86,7 +88,7 @@ class BatchSpec(_Strict):
         """The configuration overrides the spec sets, as `create_session` takes them."""
         keys = ("model", "provider", "base_url", "critics", "max_steps", "max_revisions", "max_tool_calls",
                 "test_cmd", "allow_no_tests", "requests_per_minute", "tokens_per_minute", "escalation",
-                "max_escalations", "route")
+                "max_escalations", "route", "max_tokens_per_run", "max_cost_usd")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
     @property

@@ -11,11 +11,13 @@ import signal
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from rich.console import Console
 
+from agent.budget import BudgetedClient, Limits, RunBudget
 from agent.console import make_console
 from agent.cost import Pricing
 from agent.config import NO_KEY_PLACEHOLDER, AgentConfig, load_config
@@ -24,6 +26,7 @@ from agent.journal import Journal, read_events, runs_dir
 from agent.llm.usage import UsageLedger
 from agent.orchestrator import execute
 from agent.planner import Plan
+from agent.protocols import ModelClient
 from agent.reasoning import ReasoningChooser
 from agent.checkout_secrets import checkout_secret_values
 from agent.recorder import RecordingClient, RedactingClient
@@ -45,8 +48,8 @@ if TYPE_CHECKING:  # the client is imported when a run starts, not at start-up
 
 # A declined plan is "not done" (1): nothing was carried out, and there is nothing to resume.
 # An unverified run (no test ran) is not done either: nothing shows the change works.
-EXIT_CODES = {"succeeded": 0, "unverified": 1, "failed": 1, "blocked": 1, "declined": 1, "error": 3, "interrupted": 130,
-              "running": 1}
+EXIT_CODES = {"succeeded": 0, "unverified": 1, "failed": 1, "blocked": 1, "budget_exhausted": 1, "declined": 1,
+              "error": 3, "interrupted": 130, "running": 1}
 
 
 def _view_mode(json_out: bool, quiet: bool, console: Console) -> Mode:
@@ -68,18 +71,33 @@ def _open_journal(path: Path, config: AgentConfig, critics: list[Critic], checko
     return Journal(path, redact=functools.partial(redact_obj, extra_values=secrets), owner=owner)
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What a resumed run carries over from its journal into its model client: the plan's labels
+    (they choose reasoning) and what the run has spent so far (its budget counts it)."""
+
+    plan: Plan | None = None
+    spent_tokens: int = 0
+    spent_cost: float = 0.0
+
+
 def _client(config: AgentConfig, journal: Journal, before_attempt: AttemptHook | None = None,
             on_rate_limit: RateLimitHook | None = None, secret_values: tuple[str, ...] = (),
-            plan: Plan | None = None) -> RecordingClient:
+            carried: Carried = Carried()) -> RecordingClient:
     # Imported here, the last thing a new session needs: the SDK is the slowest import (~0.5 s),
     # and a batch loads it in the background while its first workspaces are being made.
     from agent.llm.client import LLMClient
 
-    inner = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit, before_attempt=before_attempt,
-                      on_notice=lambda kind, fields: journal.append(kind, **fields))
+    inner: ModelClient = LLMClient(config.role_settings, UsageLedger(), on_rate_limit=on_rate_limit,
+                                   before_attempt=before_attempt,
+                                   on_notice=lambda kind, fields: journal.append(kind, **fields))
     pricing = Pricing(lambda role: config.role_settings(role).model, config.prices)
+    limits = Limits(config.max_tokens_per_run, config.max_cost_usd)
+    if limits:
+        inner = BudgetedClient(inner, RunBudget(limits, pricing, config.role_settings, carried.spent_tokens,
+                                                carried.spent_cost))
     return RecordingClient(RedactingClient(inner, secret_values) if secret_values else inner, journal, pricing,
-                           ReasoningChooser(config.reasoning_mode, plan))
+                           ReasoningChooser(config.reasoning_mode, carried.plan))
 
 
 _STAGING = ".starting-"  # a run's first event is written here, then the folder is renamed to the run id
@@ -233,7 +251,10 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     plan_event = next((e for e in events if e["type"] == "plan"), None)
     plan = Plan.model_validate({k: plan_event.get(k) for k in ("steps", "difficulty")}) if plan_event else None
     journal.append("run_resumed", approved=sorted(approved))
-    client = _client(config, journal, before_attempt, on_rate_limit, secret_values, plan)
+    total = report.usage.get("total") or {}
+    carried = Carried(plan, int(total.get("prompt_tokens", 0) + total.get("completion_tokens", 0)),
+                      total.get("cost_usd") or 0.0)
+    client = _client(config, journal, before_attempt, on_rate_limit, secret_values, carried)
     return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved,
                       secret_values=secret_values)
 
