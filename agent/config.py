@@ -335,7 +335,6 @@ def load_config(repo: Path, flags: Mapping[str, object], env: Mapping[str, str],
               {key: f"flag {flag_where(key)}" for key in flag_values}
     config = _validate(merged, lambda dotted: _merged_where(dotted, origins))
     _check_role_names(config, repo, layer)
-    _check_prices(config, origins)
     config._sources = {key: origin.split(" ")[0] for key, origin in origins.items()}
     config._origins = origins
     config._file = layer.path if layer else None
@@ -378,18 +377,6 @@ def _check_role_names(config: AgentConfig, repo: Path, layer: FileLayer | None) 
             where = layer.where(f"roles.{name}") if layer else f"roles.{name}"
             raise ConfigError(f"{where}: unknown role{did_you_mean(name, known)} "
                               f"(roles: {', '.join(known)}; custom critics live in .agent/critics/NAME.md)")
-
-
-def _check_prices(config: AgentConfig, origins: Mapping[str, str]) -> None:
-    """A cost limit needs a price for every model the run calls: an unpriced one would spend unseen."""
-    if config.max_cost_usd is None:
-        return
-    for role in config.role_names():
-        model = config.role_settings(role).model
-        if model not in config.prices:
-            raise ConfigError(f"max_cost_usd ({origins.get('max_cost_usd', 'default')}): no price for model {model!r} "
-                              f"(role {role}); add [prices.\"{model}\"] input = … output = … "
-                              "(US dollars per million tokens) to .agent.toml")
 
 
 def _read_keys(env: Mapping[str, str]) -> dict[str, tuple[str, SecretStr]]:
