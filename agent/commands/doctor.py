@@ -76,6 +76,8 @@ def settings_table(config: AgentConfig) -> Table:
             shown = f"built-in deny-list + {extra} more" if extra else "built-in deny-list"
         elif isinstance(value, list):
             shown = ", ".join(value) or "(none)"
+        elif key == "prices":  # US dollars per million tokens, input / output
+            shown = "; ".join(f"{model} ${p['input']:g} / ${p['output']:g} per M" for model, p in value.items())
         else:
             shown = str(value) if value is not None else ("(auto-detect)" if key == "test_cmd" else "(not set)")
         table.rows.append([key, shown, config.origin(key)])
