@@ -122,16 +122,20 @@ def resume(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     provider: ProviderOpt = None,
+    escalation: Annotated[Optional[str], typer.Option(
+        "--escalation", help="advise, execute or off: how a step about to be blocked is escalated from now on.")] = None,
+    max_escalations: Annotated[Optional[int], typer.Option("--max-escalations", min=1, help="Escalations per step.")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
     max_tokens_per_run: MaxTokensOpt = None,
     max_cost_usd: MaxCostOpt = None,
 ) -> None:
-    """Continue an interrupted run from its journal (endpoint and budget flags override the run's own)."""
+    """Continue an interrupted or blocked run from its journal (flags given override the run's own)."""
     from agent.commands.run import resume_command
     _imports_done()
 
-    flags = _endpoint_flags(model, base_url, provider) | _budget_flags(max_tokens_per_run, max_cost_usd)
+    escalating = {k: v for k, v in {"escalation": escalation, "max_escalations": max_escalations}.items() if v is not None}
+    flags = _endpoint_flags(model, base_url, provider) | _budget_flags(max_tokens_per_run, max_cost_usd) | escalating
     raise typer.Exit(resume_command(run_id, repo, flags, json_out=json_out, quiet=quiet))
 
 

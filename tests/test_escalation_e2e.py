@@ -218,3 +218,22 @@ def test_a_refused_escalation_key_stops_the_run_with_one_line_and_it_stays_resum
     report = json.loads(result.stdout)
     assert report["status"] == "error" and [e["outcome"] for e in report["escalations"]] == ["interrupted"]
     assert report["workspace_state"] == "present"
+
+
+def test_a_blocked_run_resumed_with_escalation_gets_unblocked(tmp_path, cli):
+    repo = make_repo(tmp_path / "calc", "calc_bug")
+    glm_script = _glm_rejecting_twice()
+    executor = glm_script.turns["executor"]
+    glm_script.turns["executor"] = executor[:7] + executor[:7] + executor[7:]  # the resumed run redoes step 1
+    glm_script.turns["qa"] *= 2
+    frontier = Script(model=FRONTIER, turns={"escalation": [executor_turn("run_tests"), finish_turn("verified")]})
+    with ScriptedServer(glm_script) as glm, ScriptedServer(frontier) as esc:
+        _configure(repo, esc)
+        blocked = cli(*run_args(glm, repo, "fix the median", "--max-revisions", "1"), env=KEYS)
+        run_id = json.loads(blocked.stdout)["run_id"]
+        resumed = cli("resume", run_id, "--repo", str(repo), "--escalation", "execute", "--json", env=KEYS)
+    assert blocked.exit_code == 1 and json.loads(blocked.stdout)["status"] == "blocked"
+    assert resumed.exit_code == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "succeeded" and [s["model"] for s in report["steps"]] == [FRONTIER, "zai-glm-4.7"]
+    assert [(e["index"], e["outcome"]) for e in report["escalations"]] == [(0, "approved")]
