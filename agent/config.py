@@ -23,6 +23,7 @@ from agent.errors import ConfigError, UserError
 from agent.llm.profiles import (DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GLM_CONTEXT_TOKENS,
                                 GLM_MAX_COMPLETION_TOKENS as MAX_COMPLETION_TOKENS, profile_for)
 from agent.llm.types import Carrier, Provider, RequestLimits, RoleSettings
+from agent.planner import Difficulty
 from tools.paths import DEFAULT_SECRET_GLOBS
 
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
@@ -120,6 +121,10 @@ class AgentConfig(BaseModel):
     escalation: EscalationMode = "off"
     max_escalations: int = Field(1, ge=1, le=5)
     route: RouteMode = "off"  # "auto": a task the plan rates beyond GLM is executed by the escalation role
+    # The rule `route = "auto"` applies to the plan: any condition met rates the task beyond GLM ("never"/0: unused).
+    route_difficulty: Difficulty | Literal["never"] = "hard"  # the planner rates the task at least this
+    route_complex_steps: int = Field(4, ge=0, le=12)  # at least this many steps labelled complex
+    route_steps: int = Field(0, ge=0, le=12)  # at least this many steps
     # What one run may spend, prompt and completion tokens of every call, and dollars (by `prices`).
     max_tokens_per_run: int | None = Field(None, ge=1)
     max_cost_usd: float | None = Field(None, gt=0)

@@ -15,6 +15,7 @@ from agent.executor import Executor, StepOutcome
 from agent.gate import GateResult
 from agent.planner import Plan
 from agent.redact import redact_exact
+from agent.routing import describe, route
 from agent.session import RunSession
 from agent.wording import counted
 from tools.testrun import describe_test_command
@@ -29,6 +30,10 @@ def execute(s: RunSession) -> str:
                      reason=found.reason if found else None, line=describe_test_command(found))
     try:
         plan = s.plan or s.make_plan()
+        if s.config.route == "auto" and not s.routed:
+            chosen = route(plan, s.config)
+            s.executor_role, s.routed = chosen.executor, True
+            s.journal.append("route", line=describe(chosen), **chosen.record())
         if s.hooks.confirm_plan is not None and not s.approved and not s.hooks.confirm_plan(plan):
             s.journal.append("run_finished", status="declined", duration_s=elapsed())
             s.discard_if_unstarted("the plan was declined")

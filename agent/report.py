@@ -58,6 +58,14 @@ class TestsReport(BaseModel):
     no_tests: str | None = None  # why no test ran
 
 
+class RouteReport(BaseModel):
+    """What `route = "auto"` chose: the role (and model) that executes the steps, and the rule's reasons."""
+
+    executor: str
+    model: str
+    reasons: list[str] = Field(default_factory=list)
+
+
 class Report(BaseModel):
     run_id: str
     task: str
@@ -69,6 +77,7 @@ class Report(BaseModel):
     head_commit: str | None = None
     steps: list[StepReport] = Field(default_factory=list)
     escalations: list[EscalationReport] = Field(default_factory=list)
+    route: RouteReport | None = None  # None: the run was not routed (route = "off")
     tests: TestsReport = Field(default_factory=TestsReport)
     usage: dict[str, Any] = Field(default_factory=dict)
     duration_s: float = 0.0
@@ -113,6 +122,8 @@ def _apply(report: Report | None, event: Event) -> Report | None:
     elif kind == "model_call":
         _add_usage(report.usage, event)
         _escalation_usage(report, event)
+    elif kind == "route":
+        report.route = RouteReport(executor=event["executor"], model=event["model"], reasons=event["reasons"])
     elif kind == "escalation":
         _settle_escalations(report, event["index"], "rejected")
         report.escalations.append(EscalationReport(

@@ -103,6 +103,7 @@ class RunSession:
     approved: set[int] = field(default_factory=set)
     secret_values: tuple[str, ...] = ()  # values of the checkout's secret files, redacted everywhere
     executor_role: str = "executor"  # "escalation" when the task was routed to the stronger model
+    routed: bool = False  # whether `route = "auto"` has chosen the executor for this run's plan
     # What the planner saw: nothing changes before the first step starts, so that step sees it too.
     _planned_view: str | None = field(default=None, init=False, repr=False)
     # The whole test suite's result on the tree the last gate judged (None when that gate saw none).

@@ -88,8 +88,11 @@ def _steps_table(report: Report) -> Table:
 
 
 def escalation_lines(report: Report) -> list[str]:
-    """One line per escalation: which step, why, to which model, how it ended and what it used."""
-    lines = []
+    """The route `--route auto` chose, then one line per escalation: which step, why, to which model,
+    how it ended and what it used."""
+    r = report.route
+    lines = [] if r is None else [f"route: {r.model} executed every step: {'; '.join(r.reasons)}" if r.reasons
+                                  else f"route: {r.model} executed: the plan was within GLM's rule"]
     for e in report.escalations:
         u = e.usage
         tokens = f"{u['prompt_tokens'] + u['completion_tokens']:g} tokens in {counted(int(u['requests']), 'request')}"

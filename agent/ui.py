@@ -139,6 +139,9 @@ class RunView:
         self.steps[e["index"]]["state"] = "blocked"
         self._say(f"✘ step {e['index'] + 1} blocked: {e.get('reason')}", "bold red")
 
+    def _on_route(self, e: Event) -> None:
+        self._say(e["line"], "bold magenta" if e["reasons"] else "bold")
+
     def _on_escalation(self, e: Event) -> None:
         self.steps[e["index"]].update(state="escalated", escalated=e["model"])
         does = "advises the executor" if e["mode"] == "advise" else "takes the step"

@@ -255,8 +255,9 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
     carried = Carried(plan, int(total.get("prompt_tokens", 0) + total.get("completion_tokens", 0)),
                       total.get("cost_usd") or 0.0)
     client = _client(config, journal, before_attempt, on_rate_limit, secret_values, carried)
+    routed = {"executor_role": report.route.executor, "routed": True} if report.route else {}
     return RunSession(run_id, report.task, config, workspace, journal, client, critics, plan=plan, approved=approved,
-                      secret_values=secret_values)
+                      secret_values=secret_values, **routed)
 
 
 def _resumable(run_id: str, events: list[dict[str, Any]], task: str | None) -> Report:
@@ -306,7 +307,7 @@ def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = 
         session.hooks.confirm_plan = view.confirm_plan
     session.journal.subscribe(view.on_event)
     for event in read_events(session.journal.path):  # replay for resumed runs: plan and states
-        if event["type"] in ("plan", "step_committed", "step_unchanged"):
+        if event["type"] in ("plan", "route", "step_committed", "step_unchanged"):
             view.on_event(event)
     error: AgentError | None = None
     try:
