@@ -12,8 +12,9 @@ from run_helpers import demo_script, executor_turn, finish_turn, run_args, verdi
 
 FRONTIER = "frontier-model"
 KEYS = {"CEREBRAS_API_KEY": "glm-key", "OPENROUTER_API_KEY": "frontier-key"}
+# Its evidence quotes the fixed tree, so a gate that checks evidence against the tree keeps it.
 STILL_WRONG = {"severity": "high", "message": "the two-value median is still wrong", "file": "calc/stats.py",
-               "line": 12, "suggestion": None, "evidence": "return (ordered[mid] + ordered[mid + 1]) / 2"}
+               "line": 29, "suggestion": None, "evidence": "return (ordered[mid - 1] + ordered[mid]) / 2"}
 
 
 def _configure(repo: Path, server: ScriptedServer, mode: str | None = None) -> None:

@@ -94,7 +94,8 @@ def test_a_resumed_routed_run_keeps_its_executor(tmp_path, cli):
     repo = make_repo(tmp_path / "calc", "calc_bug")
     glm_script = _planned("hard", "complex", "complex")
     glm_script.turns.pop("qa")
-    finding = {"severity": "high", "message": "not yet", "file": None, "line": None, "suggestion": None}
+    finding = {"severity": "high", "message": "not yet", "file": "tests/test_stats.py", "line": 36, "suggestion": None,
+               "evidence": "def test_rejects_empty_input(function):"}
     glm_script.turns["security"] = [Turn(content=json.dumps({"verdict": "approve", "findings": []})),
                                     Turn(content=json.dumps({"verdict": "request_changes", "findings": [finding]}))]
     turns = glm_script.turns.pop("executor")
