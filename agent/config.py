@@ -24,6 +24,7 @@ from agent.llm.profiles import (DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GLM_CONTEXT_
                                 GLM_MAX_COMPLETION_TOKENS as MAX_COMPLETION_TOKENS, profile_for)
 from agent.llm.types import Carrier, Provider, RequestLimits, RoleSettings
 from agent.planner import Difficulty
+from critics.registry import BUILTIN_CRITICS, DEFAULT_TOOL_BYTES, DEFAULT_TOOL_CALLS, available_critics
 from tools.paths import DEFAULT_SECRET_GLOBS
 
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
@@ -31,7 +32,6 @@ PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 DEFAULT_BASE_URLS: dict[Provider, str] = {p: profile_for(p).default_base_url for p in PROVIDERS}
 KEY_ENV_VARS: dict[Provider, tuple[str, ...]] = {p: profile_for(p).key_env for p in PROVIDERS}
 DEFAULT_MODEL = "zai-glm-4.7"
-DEFAULT_CRITICS: tuple[str, ...] = ("reviewer", "qa", "security", "performance")
 # The fixed roles and their answer budgets. `escalation` is the stronger model a stuck step (or a task
 # routed away from GLM) is handed to; see agent/escalation.py.
 ROLE_BUDGETS: dict[str, int] = {"planner": 8192, "executor": 16384, "escalation": 16384}
@@ -92,8 +92,11 @@ class AgentConfig(BaseModel):
     provider: Provider = "cerebras"
     temperature: float = Field(DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
     top_p: float = Field(DEFAULT_TOP_P, gt=0.0, le=1.0)
-    critics: list[str] = Field(default_factory=lambda: list(DEFAULT_CRITICS))
+    critics: list[str] = Field(default_factory=lambda: list(BUILTIN_CRITICS))
     critic_reasoning: bool | ReasoningMode = False
+    # What one critic may spend on its tools in one judgement (read_file, list_files, search, run_tests).
+    critic_tool_calls: int = Field(DEFAULT_TOOL_CALLS, ge=0, le=200)
+    critic_tool_bytes: int = Field(DEFAULT_TOOL_BYTES, ge=0, le=2_000_000)
     max_steps: int = Field(12, ge=1, le=12)
     max_revisions: int = Field(2, ge=0, le=20)
     max_tool_calls: int = Field(40, ge=1, le=1000)
@@ -375,8 +378,7 @@ def _key_hint(dotted: str, env_values: Mapping[str, Any], file_values: Mapping[s
 
 def _check_role_names(config: AgentConfig, repo: Path, layer: FileLayer | None) -> None:
     """A `[roles.x]` section must name a role that exists: a typo would silently configure nothing."""
-    personas = sorted(p.stem for p in (repo / ".agent" / "critics").glob("*.md"))
-    known = list(dict.fromkeys([*ROLE_BUDGETS, *DEFAULT_CRITICS, *config.critics, *personas]))
+    known = list(dict.fromkeys([*ROLE_BUDGETS, *available_critics(repo), *config.critics]))
     for name in config.roles:
         if name not in known:
             where = layer.where(f"roles.{name}") if layer else f"roles.{name}"

@@ -6,17 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from agent.jsonparse import strict_json_format
-from agent.llm.types import ChatRequest, Message, ToolCall
+from agent.critic_tools import CriticFailed, CriticTools, fail_closed, judge_with_tools
+from agent.llm.types import Message
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
 from critics.registry import Critic
-from critics.verdict import Finding, Verdict, parse_verdict, verdict_json_schema
-
-QA_MAX_TEST_RUNS = 2
-# Requests per critic and gate: the test runs, the verdict, one repair. A critic that never gives
-# a verdict (one that keeps calling tools) is cut off here and the gate fails closed.
-MAX_CRITIC_TURNS = QA_MAX_TEST_RUNS + 2
+from critics.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -28,6 +23,7 @@ class StepUnderReview:
     summary: str
     diff: str
     tests: str
+    agents: str = ""  # the repository's AGENTS.md in the judged tree, fenced as data ("" when none)
 
 
 @dataclass
@@ -47,22 +43,19 @@ class GateResult:
             for f in verdict.findings:
                 where = f" ({f.file}{':' + str(f.line) if f.line else ''})" if f.file else ""
                 hint = f" Suggestion: {f.suggestion}" if f.suggestion else ""
-                lines.append(f"- [{name}, {f.severity}]{where} {f.message}{hint}")
+                evidence = f"\n  Evidence:\n{_indent(f.evidence)}" if f.evidence else ""
+                lines.append(f"- [{name}, {f.severity}]{where} {f.message}{hint}{evidence}")
         return "\n".join(lines) or "- (a critic asked for changes without findings)"
 
     def as_json(self) -> dict[str, dict[str, Any]]:
         return {name: v.model_dump() for name, v in self.verdicts.items()}
 
 
-TestRunner = Callable[[ToolCall], str]  # runs the qa critic's run_tests call, returns the tool result text
-
-
 @dataclass
 class Gate:
     client: ModelClient
     critics: list[Critic]
-    run_tests_schema: dict[str, Any] | None = None
-    run_tests: TestRunner | None = None
+    tools: CriticTools | None = None  # over the step's judged tree; None: critics judge from the diff alone
     on_verdict: Callable[[str, Verdict], None] | None = None
 
     def judge(self, step: StepUnderReview, step_id: str) -> GateResult:
@@ -80,68 +73,20 @@ class Gate:
     def _judge_one(self, critic: Critic, step: StepUnderReview, step_id: str) -> Verdict:
         user = render_prompt("critic_user", task=step.task, title=step.title, description=step.description,
                              acceptance=step.acceptance, summary=step.summary or "(none)",
+                             agents=step.agents or "(the repository has no AGENTS.md)",
                              diff=step.diff or "(no changes)", tests=step.tests)
         messages: list[Message] = [{"role": "system", "content": critic.system_prompt},
                                    {"role": "user", "content": user}]
-        verdict = self._converse(critic, messages, step_id)
+        session = self.tools.session(critic) if self.tools is not None else None
+        try:
+            verdict = judge_with_tools(self.client, critic, messages, step_id, session)
+        except CriticFailed as exc:
+            verdict = fail_closed(f"the {critic.name} critic gave no verdict that counts: {exc}; the step is "
+                                  "judged again", "medium")
         if self.on_verdict is not None:
             self.on_verdict(critic.name, verdict)
         return verdict
 
-    def _converse(self, critic: Critic, messages: list[Message], step_id: str) -> Verdict:
-        """Ask until the critic gives a readable verdict, within MAX_CRITIC_TURNS requests.
 
-        Tools are offered only to a critic that may run the tests, and only QA_MAX_TEST_RUNS times;
-        a tool call made when none was offered is not run, it is an answer without a verdict.
-        """
-        offered = [self.run_tests_schema] if critic.can_run_tests and self.run_tests_schema and self.run_tests else None
-        test_runs = repairs = 0
-        error = "no answer"
-        for turn in range(1, MAX_CRITIC_TURNS + 1):
-            tools = offered if test_runs < QA_MAX_TEST_RUNS else None
-            request = ChatRequest(role=critic.name, messages=messages, step=step_id, tools=tools,
-                                  response_format=self._response_format(tools))
-            completion = self.client.complete(request)
-            messages = [*messages, self.client.assistant_message(critic.name, completion)]
-            if completion.tool_calls and tools:
-                test_runs += 1
-                messages += [{"role": "tool", "tool_call_id": c.id, "content": self._critic_tool(c)}
-                             for c in completion.tool_calls]
-                continue
-            try:
-                return parse_verdict(completion.content)
-            except ValueError as exc:
-                error = str(exc) if not completion.tool_calls else (
-                    f"it kept calling tools instead of giving a verdict; stopped after {turn} requests")
-            if repairs:
-                return _unreadable_verdict(critic.name, error)
-            repairs += 1
-            messages += _answer_calls(completion.tool_calls)
-            messages.append({"role": "user", "content": render_prompt("critic_repair", error=error)})
-        return _unreadable_verdict(critic.name, f"no verdict within {MAX_CRITIC_TURNS} turns; last problem: {error}")
-
-    def _critic_tool(self, call: ToolCall) -> str:
-        if call.name != "run_tests":
-            return f"error: unknown tool {call.name!r}; the only tool available to you is run_tests"
-        assert self.run_tests is not None
-        return self.run_tests(call)
-
-    def _response_format(self, tools: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-        # A strict schema would forbid the tool call the qa critic may make first. Whether the
-        # critic's own provider enforces one is its profile's business (the client drops it if not).
-        if tools:
-            return None
-        return strict_json_format("verdict", verdict_json_schema())
-
-
-def _answer_calls(calls: list[ToolCall]) -> list[Message]:
-    """Tool results for calls a critic made without being offered tools: every call needs one."""
-    return [{"role": "tool", "tool_call_id": c.id, "content": "error: no tools are available now; answer your verdict"}
-            for c in calls]
-
-
-def _unreadable_verdict(critic: str, error: str) -> Verdict:
-    """A critic whose answer cannot be read does not approve: the gate fails closed."""
-    return Verdict(verdict="request_changes", findings=[Finding(
-        severity="medium", message=f"the {critic} critic's answer could not be read ({error}); the step is judged again",
-    )])
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())

@@ -1,4 +1,4 @@
-"""Tolerant extraction of a JSON object from a model's answer."""
+"""JSON answers: a strict schema derived from a pydantic model, and tolerant extraction of the object."""
 
 from __future__ import annotations
 
@@ -54,3 +54,32 @@ def parse_answer(text: str, model: type[M]) -> M:
 def strict_json_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The `response_format` asking the server to answer JSON valid for `schema` (strict mode)."""
     return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+# Left out of strict schemas: annotations, and bounds not every strict-mode server accepts (the
+# model validates them when the answer is parsed, and a repair request names the one broken).
+_NOT_STRICT = frozenset({"$defs", "default", "description", "minLength", "maxLength", "minItems", "maxItems",
+                         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern"})
+
+
+def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema in the strict form structured outputs require: references inlined,
+    every property required, no other properties, no titles or defaults (nullable stays `anyOf`)."""
+    schema = model.model_json_schema()
+    return _strict_node(schema, schema.get("$defs", {}))
+
+
+def _strict_node(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_strict_node(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _strict_node(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    out = {key: _strict_node(value, defs) for key, value in node.items()
+           if key not in _NOT_STRICT and not (key == "title" and isinstance(value, str))}
+    if out.get("type") == "object" and "properties" in out:
+        out["properties"] = {name: _strict_node(sub, defs) for name, sub in node["properties"].items()}
+        out["required"] = list(out["properties"])
+        out["additionalProperties"] = False
+    return out

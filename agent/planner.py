@@ -6,9 +6,10 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.ask import AnswerError, JsonQuestion, ask_json
 from agent.errors import ModelAPIError
 from agent.jsonparse import parse_answer, strict_json_format
-from agent.llm.types import ChatRequest, Message, StreamCallbacks
+from agent.llm.types import Message, StreamCallbacks
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
 
@@ -76,20 +77,12 @@ def make_plan(client: ModelClient, task: str, repo_view: str, *, max_steps: int,
         {"role": "system", "content": render_prompt("planner", max_steps=max_steps)},
         {"role": "user", "content": render_prompt("planner_user", task=task, repo_view=repo_view)},
     ]
-    # Sent only where the planner's own provider enforces strict schemas (its profile says).
-    response_format = strict_json_format("plan", plan_json_schema())
-    for _ in range(2):  # the first answer, then one repair request
-        completion = client.complete(
-            ChatRequest(role="planner", messages=messages, response_format=response_format, step="plan"),
-            callbacks,
-        )
-        try:
-            return parse_plan(completion.content, max_steps)
-        except ValueError as exc:
-            error = str(exc)
-        messages = [
-            *messages,
-            client.assistant_message("planner", completion),
-            {"role": "user", "content": render_prompt("plan_repair", error=error, max_steps=max_steps)},
-        ]
-    raise ModelAPIError(f"the planner did not return a valid plan after a repair request: {error}")
+    question = JsonQuestion(
+        role="planner", step="plan", parse=lambda text: parse_plan(text, max_steps),
+        repair=lambda error: render_prompt("plan_repair", error=error, max_steps=max_steps),
+        # Sent only where the planner's own provider enforces strict schemas (its profile says).
+        response_format=strict_json_format("plan", plan_json_schema()), callbacks=callbacks)
+    try:
+        return ask_json(client, question, messages)
+    except AnswerError as exc:
+        raise ModelAPIError(f"the planner did not return a valid plan after a repair request: {exc}") from None

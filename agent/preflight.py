@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent.config import ESCALATION_ROLE, AgentConfig
 from agent.errors import ConfigError, UserError
-from critics.registry import Critic, load_critics
+from critics.registry import Critic, CriticError, load_critics
 
 
 def run_roles(config: AgentConfig, critics: list[Critic]) -> tuple[str, ...]:
@@ -25,7 +25,10 @@ def preflight(config: AgentConfig, repo_root: Path, *, no_critics: bool = False,
     Nothing is created before this passes: a bad setting leaves no branch, worktree or journal.
     """
     check_escalation_role(config)
-    critics = [] if no_critics else load_critics(config.critics, repo_root)
+    try:
+        critics = [] if no_critics else load_critics(config.critics, repo_root, "gate")
+    except CriticError as exc:
+        raise UserError(str(exc)) from None
     check_prices(config, run_roles(config, critics))
     if require_keys:
         for role in run_roles(config, critics):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.config import ESCALATION_ROLE, AgentConfig
+from agent.critic_tools import CriticTools, ToolBudget, agents_md, tool_call_record
 from agent.errors import AgentError, UserError
 from agent.executor import Executor, ExecutorLimits, StepOutcome
 from agent.gate import Gate, GateResult, StepUnderReview
@@ -22,9 +23,10 @@ from agent.recorder import RecordingClient
 from agent.redact import redact, redact_exact
 from agent.repoview import repo_view
 from agent.restore import checkout_state
+from agent.snapshot import index_snapshot
 from agent.runnames import is_run_id
 from agent.workspace import GitWorkspace
-from critics.registry import Critic
+from critics.registry import CONTEXT_TOOLS, Critic
 from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
 from tools.sandbox import SandboxPolicy
@@ -35,6 +37,7 @@ from tools.trim import trim_middle
 # Put before the test result the critics read when no test ran: they must not take silence for a pass.
 NO_TESTS_NOTE = "NO TEST RAN for this step: the change is not verified by any test. Reason and output:\n"
 CRITIC_DIFF_CHARS = 120_000
+QA_MAX_TEST_RUNS = 2  # per critic and gate: a critic's test run takes as long as the executor's
 TOOL_RESULT_JOURNAL_CHARS = 4_000
 # What the report keeps of the last whole-suite test run.
 TESTS_FIELDS = ("command", "exit_code", "passed", "failed", "errors", "skipped", "runner", "failing", "sandboxed",
@@ -196,24 +199,41 @@ class RunSession:
             tests_text = NO_TESTS_NOTE + tests_text
         if executor.last_tests is not None and self._is_whole_suite(executor.last_tests):
             self._judged_tests = executor.last_tests
-        review = StepUnderReview(
-            task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
-            summary=outcome.summary,
-            diff=trim_middle(redact(self.workspace.diff(staged=self.judged_index)), CRITIC_DIFF_CHARS),
-            tests=trim_middle(redact(tests_text), 20_000),
-        )
-        gate = Gate(self.client, self.critics, run_tests_schema=tool_schemas(["run_tests"])[0],
-                    run_tests=lambda call: self._critic_tests(call, step_id), on_verdict=self.hooks.on_verdict)
-        return gate.judge(review, step_id)
+        diff = trim_middle(redact(self.workspace.diff(staged=self.judged_index)), CRITIC_DIFF_CHARS)
+        with index_snapshot(self.workspace.root, self.judged_index) as tree:
+            review = StepUnderReview(
+                task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
+                summary=outcome.summary, diff=diff, tests=trim_middle(redact(tests_text), 20_000),
+                agents=agents_md(tree, tuple(self.config.secret_globs)),
+            )
+            gate = Gate(self.client, self.critics, tools=self._critic_tools(tree, step_id),
+                        on_verdict=self.hooks.on_verdict)
+            return gate.judge(review, step_id)
+
+    def _critic_tools(self, tree: Path, step_id: str) -> CriticTools:
+        """The critics' tools for one gate: context tools over the judged `tree`, and run_tests."""
+        context = ToolContext(root=tree, secret_globs=tuple(self.config.secret_globs))
+        budget = ToolBudget(self.config.critic_tool_calls, self.config.critic_tool_bytes)
+        runs = [0]
+
+        def run_tests(call: ToolCall) -> ToolResult:
+            runs[0] += 1
+            if runs[0] > QA_MAX_TEST_RUNS:
+                return ToolResult(f"run_tests: refused: critics may run the tests {QA_MAX_TEST_RUNS} times per gate; "
+                                  "judge from the results you have", is_error=True)
+            return self.tools(step_id).run(call)
+
+        def record(critic: str, call: ToolCall, result: ToolResult) -> None:
+            if call.name in CONTEXT_TOOLS:  # run_tests is journaled as the executor's test runs are
+                self.journal.append("critic_tool_call", step=step_id, critic=critic, **tool_call_record(call, result))
+
+        return CriticTools(context, budget, {"run_tests": run_tests}, self.secret_values, record)
 
     @property
     def judged_index(self) -> Path:
         """The index holding the tree the last gate's critics judged: the tree a passed gate commits,
         whatever a critic's own test run wrote in the checkout afterwards."""
         return self.journal.path.parent / "judged.index"
-
-    def _critic_tests(self, call: ToolCall, step_id: str) -> str:
-        return redact(self.tools(step_id).run(call).text)
 
     def final_tests(self, every_step_committed: bool) -> dict[str, Any] | None:
         """The whole test suite's result on the finished branch; journaled as the report's `tests`.

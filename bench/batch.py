@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from agent.testing import RateLimits, Script, ScriptedServer, ToolCallSpec, Turn  # noqa: E402
+from critics.registry import BUILTIN_CRITICS  # noqa: E402
 from conftest import make_repo  # noqa: E402
 
-CRITICS = ("reviewer", "qa", "security", "performance")
+CRITICS = BUILTIN_CRITICS
 FIXTURES = (("calc", "calc_bug"), ("todo", "todo_feature"), ("users", "user_store"))
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from agent.commands.demo import make_demo_repo
 from agent.journal import read_events
 from agent.testing import ErrorSpec, Script, ScriptedServer, ToolCallSpec, Turn
+from critics.registry import BUILTIN_CRITICS
 
 MAX_RESUMES = 4
 SCRIPT = Path(__file__).resolve().parents[1] / "agent" / "testing" / "scripts" / "demo.json"
@@ -78,7 +79,7 @@ def _scripted(function: dict) -> bool:
 def serve(faults: dict[int, str]) -> ScriptedServer:
     script = Script.load(SCRIPT)
     script.turns = {"planner": script.turns["planner"]}
-    script.defaults = {name: APPROVE for name in ("reviewer", "qa", "security", "performance")}
+    script.defaults = {name: APPROVE for name in BUILTIN_CRITICS}
     server = ScriptedServer(script)
     server.set_responder("executor", responder(faults))
     return server

@@ -23,9 +23,10 @@ from pathlib import Path
 from agent.commands.review import review_command
 from agent.llm.client import LLMClient  # noqa: F401  imported up front: the first run must not pay for it
 from agent.testing import Script, ScriptedServer, Turn
+from critics.registry import BUILTIN_CRITICS
 from agent.testing.wire import estimate_tokens, prompt_text
 
-CRITICS = ("reviewer", "qa", "security", "performance")
+CRITICS = BUILTIN_CRITICS
 
 
 def git(repo: Path, *args: str) -> None:

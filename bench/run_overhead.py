@@ -30,9 +30,10 @@ from agent.journal import read_events
 from agent.orchestrator import execute
 from agent.testing import Script, ScriptedServer
 from agent.testing.server import RecordedRequest
+from critics.registry import BUILTIN_CRITICS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "agent" / "testing" / "scripts" / "demo.json"
-CRITICS = ("reviewer", "qa", "security", "performance")
+CRITICS = BUILTIN_CRITICS
 GENERATION = "<|assistant|><think>"  # the view's last words: the model's turn to answer
 THOUGHT = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 

@@ -21,6 +21,8 @@ class Finding(BaseModel):
     message: str
     file: str | None = None
     line: int | None = None
+    # What the finding rests on: code quoted from `file` at `line`, or lines of the test output.
+    evidence: str | None = None
     suggestion: str | None = None
 
     @field_validator("severity", mode="before")
@@ -111,29 +113,3 @@ def _why_no_verdict(text: str, objects: list[dict[str, Any]]) -> str:
         where = ".".join(str(p) for p in first["loc"]) or "answer"
         return f"{where}: {first['msg']}"
     return "no verdict found in the answer"
-
-
-def verdict_json_schema() -> dict[str, Any]:
-    """The strict JSON schema for `response_format` (every property required, no unions by type list)."""
-    nullable = lambda t: {"anyOf": [{"type": t}, {"type": "null"}]}  # noqa: E731
-    finding = {
-        "type": "object",
-        "properties": {
-            "severity": {"type": "string", "enum": list(SEVERITY_RANK)},
-            "message": {"type": "string"},
-            "file": nullable("string"),
-            "line": nullable("integer"),
-            "suggestion": nullable("string"),
-        },
-        "required": ["severity", "message", "file", "line", "suggestion"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "verdict": {"type": "string", "enum": ["approve", "request_changes"]},
-            "findings": {"type": "array", "items": finding},
-        },
-        "required": ["verdict", "findings"],
-        "additionalProperties": False,
-    }

@@ -13,10 +13,11 @@ from importlib import resources
 from pathlib import Path
 
 from agent.testing import Script, ScriptedServer, ToolCallSpec, Turn
+from critics.registry import BUILTIN_CRITICS
 
 # Fixture suites need no plugins; skipping their autoload halves every test run.
 TEST_CMD = f"PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest -q -p no:cacheprovider"
-CRITICS = ("reviewer", "qa", "security", "performance")
+CRITICS = BUILTIN_CRITICS
 
 
 def demo_script() -> Script:

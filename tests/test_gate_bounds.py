@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.gate import MAX_CRITIC_TURNS
 from agent.testing import Script, ScriptedServer, ToolCallSpec, Turn
 from conftest import git, make_repo
 from run_helpers import CRITICS, run_args, verdict
@@ -53,27 +52,29 @@ def test_a_critic_that_quotes_the_approve_format_then_asks_for_changes_blocks_th
     assert _commits(repo, report) == 0
 
 
-def test_a_critic_that_keeps_calling_tools_is_cut_off_and_the_gate_fails_closed(tmp_path, cli):
+def test_a_critic_that_keeps_calling_tools_passes_its_budget_and_the_gate_fails_closed(tmp_path, cli):
     repo = make_repo(tmp_path / "calc", "calc_bug")
+    (repo / ".agent.toml").write_text("critic_tool_calls = 3\n")
     script = _one_step_script(*_write_and_finish())
-    forever = Turn(tool_calls=[ToolCallSpec(name="run_tests", arguments={})])
-    script.defaults["qa"] = forever  # offered run_tests: may run it twice, then must answer
-    script.defaults["reviewer"] = forever  # offered no tool at all
+    script.defaults["qa"] = Turn(tool_calls=[ToolCallSpec(name="run_tests", arguments={})])
+    script.defaults["reviewer"] = Turn(tool_calls=[ToolCallSpec(name="read_file", arguments={"path": "notes.txt"})])
     with ScriptedServer(script) as server:
         result = cli(*run_args(server, repo, "write notes", "--max-revisions", "0"), timeout=60)
         asked = {name: len(server.requests_for(name)) for name in ("qa", "reviewer")}
     assert result.exit_code == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "blocked" and _commits(repo, report) == 0
-    assert asked == {"qa": MAX_CRITIC_TURNS, "reviewer": 2}  # the answer, then one repair request
+    assert asked == {"qa": 4, "reviewer": 4}  # three calls within the budget, the fourth passes it
     for name in ("qa", "reviewer"):
         verdict_ = report["steps"][0]["verdicts"][name]
         assert verdict_["verdict"] == "request_changes"
-        assert "kept calling tools instead of giving a verdict" in verdict_["findings"][0]["message"]
-    # The reviewer was offered no tool, so its calls ran nothing; qa ran the tests twice, no more.
+        assert "passed its tool budget: it asked for more than its budget of 3 tool calls" in verdict_["findings"][0]["message"]
+    # qa ran the tests twice, no more: its third run_tests was refused unrun.
     critic_runs = [e for e in _events(repo, report) if e["type"] == "tool_call" and e["step"] == "step-1"
                    and e["name"] == "run_tests"]
     assert len(critic_runs) == 1 + 2  # the gate's own run, then qa's two
+    reads = [e for e in _events(repo, report) if e["type"] == "critic_tool_call" and e["critic"] == "reviewer"]
+    assert len(reads) == 3 and all(e["name"] == "read_file" and not e["is_error"] for e in reads)
 
 
 def test_tool_calls_past_the_budget_in_one_turn_are_refused_unrun(tmp_path, cli):

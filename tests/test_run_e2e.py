@@ -154,7 +154,9 @@ def test_a_custom_critic_persona_judges_the_step(tmp_path, cli):
     report = json.loads(result.stdout)
     assert set(report["steps"][0]["verdicts"]) == {"docs", "security"}
     system = docs[0].body["messages"][0]["content"]
-    assert system.startswith("You are a senior technical writer") and "RULES (all REQUIRED)" in system
+    assert system.startswith("RULES (all REQUIRED") and "You are a senior technical writer" in system
+    # Without front matter a persona gets the context tools, the same ones the built-ins read with.
+    assert [t["function"]["name"] for t in docs[0].body["tools"]] == ["read_file", "list_files", "search"]
     assert "Docs: approve" in git(repo, "log", "-1", "--format=%(trailers)", report["branch"])
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, load_config
+from agent.critic_tools import AGENTS_MD_CHARS, CriticTools, ToolBudget, agents_md
 from agent.errors import UserError
 from agent.llm.usage import UsageLedger
 from agent.review.critique import PartVerdict, ReviewRun, pr_text, review_critics, user_message
@@ -27,8 +28,10 @@ from agent.review import post as posting  # `post` is also the --post flag's nam
 from agent.review.post import load_plan, post_target, read_event
 from agent.review.sarif import render_sarif
 from agent.gitrepo import open_repo
+from agent.snapshot import commit_snapshot
 from critics.registry import Critic
 from critics.verdict import Severity
+from tools.registry import ToolContext
 
 PART_TOKENS_ENV = "AGENT_REVIEW_PART_TOKENS"  # per-request diff budget, to force splitting
 DEFAULT_REQUEST_CHANGES_AT: Severity = "high"
@@ -76,7 +79,8 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
              f"part(s) with {', '.join(c.name for c in chosen)}; {skipped} skipped")
     else:
         _say(f"nothing to review between {refs.base[:12]} and {refs.head[:12]}; {skipped} file(s) skipped")
-    verdicts = _run_critics(config, chosen, parts, pr, threshold or DEFAULT_REQUEST_CHANGES_AT)
+    with commit_snapshot(repo_root, refs.head) as tree:
+        verdicts = _run_critics(config, chosen, parts, pr, threshold or DEFAULT_REQUEST_CHANGES_AT, tree)
     result = build_result(refs.base, refs.head, [c.name for c in chosen], verdicts, _reviewed(changes, parts),
                           sorted([*changes.skipped, *too_big], key=lambda s: s.path))
     plan = build_plan(result, changes.right_lines(), threshold or DEFAULT_REQUEST_CHANGES_AT,
@@ -85,12 +89,18 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
 
 
 def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPart], pr: str,
-                 unreviewed: Severity) -> list[PartVerdict]:
+                 unreviewed: Severity, tree: Path) -> list[PartVerdict]:
+    """Every critic on every part, reading the head `tree` with the context tools."""
     from agent.llm.client import LLMClient  # the SDK takes a second to import: not for a bad flag or --post-from
 
+    secret_globs = tuple(config.secret_globs)
+    tools = CriticTools(ToolContext(root=tree, secret_globs=secret_globs),
+                        ToolBudget(config.critic_tool_calls, config.critic_tool_bytes))
     client = LLMClient(config.role_settings, UsageLedger())
     try:
-        return ReviewRun(client, critics, on_verdict=_progress, unreviewed_severity=unreviewed).run(parts, pr)
+        run = ReviewRun(client, critics, on_verdict=_progress, tools=tools, agents=agents_md(tree, secret_globs),
+                        unreviewed_severity=unreviewed)
+        return run.run(parts, pr)
     finally:
         client.close()
 
@@ -106,7 +116,9 @@ def _budget(config: AgentConfig, critics: list[Critic], pr: str, part_tokens: in
         return part_tokens * CHARS_PER_TOKEN
     completion = max((config.role_settings(c.name).max_completion_tokens for c in critics), default=0)
     empty = DiffPart(1, 1, [], "")
-    prompt = max((len(c.system_prompt) for c in critics), default=0) + len(user_message(empty, pr))
+    # The prompt around the diff, the AGENTS.md it may carry, and what the critic's tools may return.
+    prompt = (max((len(c.system_prompt) for c in critics), default=0) + len(user_message(empty, pr))
+              + AGENTS_MD_CHARS + config.critic_tool_bytes)
     return part_budget_chars(config.context_budget, completion, prompt)
 
 

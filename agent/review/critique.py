@@ -1,28 +1,26 @@
-"""Critics in review mode: their own system prompts, one request per critic and diff part, all at once.
+"""Critics in review mode: each critic on each diff part, all at once, reading the head tree.
 
-The gate (`agent.gate`) judges one executor step and lets the qa critic run the tests; a review
-judges code that was never run here and must never execute it, so critics get no tools and the
-conversation is only: ask, parse the verdict, ask once more for a readable one. The thread-pool
-fan-out and the fail-closed reading of an unreadable answer are the gate's ideas, used again.
+A review judges code that was never run here and must never execute it: critics get the
+read-only context tools over a snapshot of the pull request's head, nothing that runs. The
+conversation, its budget and the fail-closed reading of an unreadable answer are the gate's.
 """
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from agent.errors import ContextLengthError
-from agent.jsonparse import strict_json_format
-from agent.llm.types import ChatRequest, Message
-from agent.prompting import load_prompt, render_prompt
+from agent.critic_tools import CriticFailed, CriticTools, fail_closed, fence, judge_with_tools
+from agent.errors import ContextLengthError, UserError
+from agent.llm.types import Message
+from agent.prompting import render_prompt
 from agent.protocols import ModelClient
 from agent.redact import redact
 from agent.review.parts import DiffPart
-from critics.registry import BUILTIN_CRITICS, Critic, custom_critics_dir, load_critics
-from critics.verdict import Finding, Severity, Verdict, parse_verdict, verdict_json_schema
+from critics.registry import Critic, CriticError, load_critics
+from critics.verdict import Severity, Verdict
 from tools.trim import trim_middle
 
 PR_TEXT_LIMIT = 6000  # characters of PR title + description shown to the critics
@@ -38,24 +36,11 @@ class PartVerdict:
 
 
 def review_critics(names: list[str], repo_root: Path) -> list[Critic]:
-    """The named critics with their review-mode system prompts (custom personas included)."""
-    rules = load_prompt("review/_rules").strip()
-    critics = []
-    for critic in load_critics(names, repo_root):  # validates names and custom persona files
-        if critic.name in BUILTIN_CRITICS:
-            prompt = render_prompt(f"review/{critic.name}", rules=rules)
-        else:
-            persona = (custom_critics_dir(repo_root) / f"{critic.name}.md").read_text(encoding="utf-8", errors="replace")
-            prompt = render_prompt("review/custom", rules=rules, persona=persona.strip())
-        critics.append(Critic(critic.name, prompt))
-    return critics
-
-
-def fence(text: str, info: str = "") -> str:
-    """`text` in a Markdown fence longer than any backtick run inside it, so it cannot break out."""
-    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{info}\n{text}\n{ticks}"
+    """The named critics in review mode (custom personas included); UserError for one that cannot be loaded."""
+    try:
+        return load_critics(names, repo_root, "review")
+    except CriticError as exc:
+        raise UserError(str(exc)) from None
 
 
 def pr_text(title: str | None, body: str | None) -> str:
@@ -66,15 +51,11 @@ def pr_text(title: str | None, body: str | None) -> str:
     return redact(trim_middle(text, PR_TEXT_LIMIT))
 
 
-def user_message(part: DiffPart, pr: str) -> str:
-    """The user message for one part: PR text and diff fenced as data; everything sent is redacted."""
+def user_message(part: DiffPart, pr: str, agents: str = "") -> str:
+    """The user message for one part: PR text, AGENTS.md and diff fenced as data; everything sent is redacted."""
     return render_prompt("review/user", part=part.index, parts=part.total, pr=fence(redact(pr), "text"),
+                         agents=agents or "(the repository has no AGENTS.md)",
                          files=", ".join(part.files), diff=fence(redact(part.text), "diff"))
-
-
-def response_format() -> dict[str, Any]:
-    """The strict verdict schema; the client sends it only where the critic's provider enforces it."""
-    return strict_json_format("verdict", verdict_json_schema())
 
 
 @dataclass
@@ -85,6 +66,8 @@ class ReviewRun:
     client: ModelClient
     critics: list[Critic]
     on_verdict: Callable[[PartVerdict], None] | None = None
+    tools: CriticTools | None = None  # over the head tree; None: critics judge from the diff alone
+    agents: str = ""  # the head tree's AGENTS.md, fenced as data
     max_workers: int = MAX_WORKERS
     # A part a critic could not review fails closed with a finding at this severity (the review's
     # --fail-on threshold), so an unread review can never pass as a clean one.
@@ -108,7 +91,7 @@ class ReviewRun:
         """The verdict on `part`; a part the server finds too long (its count of tokens is not
         ours) is judged in halves, and one that cannot be halved fails closed."""
         messages: list[Message] = [{"role": "system", "content": critic.system_prompt},
-                                   {"role": "user", "content": user_message(part, pr)}]
+                                   {"role": "user", "content": user_message(part, pr, self.agents)}]
         try:
             return self._converse(critic, part, messages)
         except ContextLengthError:
@@ -121,19 +104,13 @@ class ReviewRun:
                                readable=all(v.readable for v in verdicts))
 
     def _converse(self, critic: Critic, part: DiffPart, messages: list[Message]) -> PartVerdict:
-        error = ""
-        for _ in range(2):  # the answer, then one repair
-            request = ChatRequest(role=critic.name, messages=messages, response_format=response_format(),
-                                  step=f"review-part-{part.index}")
-            completion = self.client.complete(request)
-            try:
-                return PartVerdict(critic.name, part.index, parse_verdict(completion.content))
-            except ValueError as exc:
-                error = str(exc)
-                messages = [*messages, self.client.assistant_message(critic.name, completion),
-                            {"role": "user", "content": render_prompt("critic_repair", error=error)}]
-        return PartVerdict(critic.name, part.index, _unreadable(critic.name, part, error, self.unreviewed_severity),
-                           readable=False)
+        session = self.tools.session(critic) if self.tools is not None else None
+        try:
+            verdict = judge_with_tools(self.client, critic, messages, f"review-part-{part.index}", session)
+        except CriticFailed as exc:
+            return PartVerdict(critic.name, part.index, _unreviewed(critic.name, part, str(exc), self.unreviewed_severity),
+                               readable=False)
+        return PartVerdict(critic.name, part.index, verdict)
 
 
 def _results(futures: list[Future[PartVerdict]]) -> list[PartVerdict]:
@@ -164,17 +141,11 @@ def _combined(verdicts: list[Verdict]) -> Verdict:
 
 def _too_long(critic: str, part: DiffPart, severity: Severity) -> Verdict:
     """Fail closed: a hunk the model's context cannot hold is not reviewed, and says so."""
-    return Verdict(verdict="request_changes", findings=[Finding(
-        severity=severity,
-        message=f"part {part.index} of {part.total} holds a hunk too long for the model's context; "
-                f"{', '.join(part.files)} were not reviewed by the {critic} critic",
-    )])
+    return fail_closed(f"part {part.index} of {part.total} holds a hunk too long for the model's context; "
+                       f"{', '.join(part.files)} were not reviewed by the {critic} critic", severity)
 
 
-def _unreadable(critic: str, part: DiffPart, error: str, severity: Severity) -> Verdict:
-    """Fail closed, as the gate does: an answer that cannot be read is not an approval."""
-    return Verdict(verdict="request_changes", findings=[Finding(
-        severity=severity,
-        message=f"the {critic} critic's answer for part {part.index} of {part.total} could not be read ({error}); "
-                f"{', '.join(part.files)} were not reviewed by it",
-    )])
+def _unreviewed(critic: str, part: DiffPart, why: str, severity: Severity) -> Verdict:
+    """Fail closed, as the gate does: a critic without a verdict that counts has not approved."""
+    return fail_closed(f"the {critic} critic gave no verdict for part {part.index} of {part.total} ({why}); "
+                       f"{', '.join(part.files)} were not reviewed by it", severity)
