@@ -10,7 +10,7 @@ import pytest
 from agent.history import DROPPED
 from agent.testing import ErrorSpec, ScriptedServer, ToolCallSpec, Turn
 from conftest import make_repo
-from run_helpers import demo_script, executor_requests, run_args
+from run_helpers import CRITICS, demo_script, executor_requests, run_args
 
 CONTEXT_ERROR = ErrorSpec(status=400, type="invalid_request_error", code="context_length_exceeded",
                           message="Please reduce the length of the messages or completion. Current length is 140000 while limit is 131072")
@@ -76,8 +76,9 @@ def test_the_executor_shrinks_its_history_before_it_would_exceed_the_context_bud
     from agent.llm.tokens import estimate_tokens
 
     repo = make_repo(tmp_path / "calc", "calc_bug")
+    critics = "".join(f"[roles.{name}]\nmax_completion_tokens = 3000\n" for name in CRITICS)
     (repo / ".agent.toml").write_text("context_budget = 4096\n[roles.executor]\nmax_completion_tokens = 1500\n"
-                                      "[roles.planner]\nmax_completion_tokens = 2000\n")
+                                      "[roles.planner]\nmax_completion_tokens = 2000\n" + critics)
     script = demo_script()
     script.context_limit = 6000  # the server refuses longer requests with Cerebras' context-length 400
     with ScriptedServer(script) as server:
