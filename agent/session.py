@@ -13,7 +13,7 @@ from agent.config import ESCALATION_ROLE, AgentConfig
 from agent.critic_tools import CriticTools, ToolBudget, agents_md, tool_call_record
 from agent.errors import AgentError, UserError
 from agent.executor import Executor, ExecutorLimits, StepOutcome
-from agent.gate import Gate, GateResult, StepUnderReview
+from agent.gate import CriticOutcome, Gate, GateResult, StepUnderReview
 from agent.gitrepo import git, run_git
 from agent.journal import Journal, read_events
 from agent.llm.types import StreamCallbacks, ToolCall
@@ -26,8 +26,8 @@ from agent.restore import checkout_state
 from agent.snapshot import index_snapshot
 from agent.runnames import is_run_id
 from agent.workspace import GitWorkspace
+from critics.evidence import Evidence
 from critics.registry import CONTEXT_TOOLS, Critic
-from critics.verdict import Verdict
 from tools.registry import ToolContext, ToolResult, dispatch, tool_schemas
 from tools.sandbox import SandboxPolicy
 from tools.setup import ProjectSetup, SetupResult
@@ -50,7 +50,7 @@ class RunHooks:
 
     planner: StreamCallbacks | None = None
     executor: StreamCallbacks | None = None
-    on_verdict: Callable[[str, Verdict], None] | None = None
+    on_verdict: Callable[[str, CriticOutcome], None] | None = None
     on_tool_result: Callable[[ToolCall, ToolResult], None] | None = None
     confirm_plan: Callable[[Plan], bool] | None = None  # False: the user declined the plan
 
@@ -200,17 +200,39 @@ class RunSession:
         if executor.last_tests is not None and self._is_whole_suite(executor.last_tests):
             self._judged_tests = executor.last_tests
         diff = trim_middle(redact(self.workspace.diff(staged=self.judged_index)), CRITIC_DIFF_CHARS)
+        tests = trim_middle(redact(tests_text), 20_000)
         with index_snapshot(self.workspace.root, self.judged_index) as tree:
             review = StepUnderReview(
                 task=self.task, title=step.title, description=step.description, acceptance=step.acceptance,
-                summary=outcome.summary, diff=diff, tests=trim_middle(redact(tests_text), 20_000),
-                agents=agents_md(tree, tuple(self.config.secret_globs)),
+                summary=outcome.summary, diff=diff, tests=tests, agents=agents_md(tree, tuple(self.config.secret_globs)),
+                changed=tuple(self._judged_paths()),
             )
-            gate = Gate(self.client, self.critics, tools=self._critic_tools(tree, step_id),
-                        on_verdict=self.hooks.on_verdict)
-            return gate.judge(review, step_id)
+            evidence = Evidence(tree, [tests], tuple(self.config.secret_globs), self._redact)
+            gate = Gate(self.client, self.critics, tools=self._critic_tools(tree, step_id, evidence),
+                        evidence=evidence, on_verdict=self.hooks.on_verdict).judge(review, step_id)
+        self._journal_outcomes(gate, step_id)
+        return gate
 
-    def _critic_tools(self, tree: Path, step_id: str) -> CriticTools:
+    def _redact(self, text: str) -> str:
+        """Text as the critics are shown it: keys and the checkout's secret values redacted."""
+        return redact_exact(redact(text), self.secret_values) if self.secret_values else redact(text)
+
+    def _journal_outcomes(self, gate: GateResult, step_id: str) -> None:
+        """Skipped critics and dropped findings, each with its reason, before the gate's own event."""
+        for name, outcome in gate.outcomes.items():
+            if outcome.skipped is not None:
+                self.journal.append("critic_skipped", step=step_id, critic=name, reason=outcome.skipped)
+            for dropped in outcome.dropped:
+                self.journal.append("finding_dropped", step=step_id, critic=name, **dropped.as_json(),
+                                    approved_after_drops=outcome.approved_after_drops)
+
+    def _judged_paths(self) -> list[str]:
+        """The paths the judged tree changes since the last commit."""
+        env = {"GIT_INDEX_FILE": str(self.judged_index)}
+        names = git(self.workspace.root, "diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", env=env)
+        return [name for name in names.split("\0") if name]
+
+    def _critic_tools(self, tree: Path, step_id: str, evidence: Evidence) -> CriticTools:
         """The critics' tools for one gate: context tools over the judged `tree`, and run_tests."""
         context = ToolContext(root=tree, secret_globs=tuple(self.config.secret_globs))
         budget = ToolBudget(self.config.critic_tool_calls, self.config.critic_tool_bytes)
@@ -221,7 +243,9 @@ class RunSession:
             if runs[0] > QA_MAX_TEST_RUNS:
                 return ToolResult(f"run_tests: refused: critics may run the tests {QA_MAX_TEST_RUNS} times per gate; "
                                   "judge from the results you have", is_error=True)
-            return self.tools(step_id).run(call)
+            result = self.tools(step_id).run(call)
+            evidence.test_outputs.append(redact(result.text))  # a critic may quote its own run
+            return result
 
         def record(critic: str, call: ToolCall, result: ToolResult) -> None:
             if call.name in CONTEXT_TOOLS:  # run_tests is journaled as the executor's test runs are
@@ -287,7 +311,7 @@ class RunSession:
         self.journal.append("workspace_discarded", reason=reason, removed=removed)
 
     def trailers(self, gate: GateResult) -> dict[str, str]:
-        trailers = {name.title(): verdict.verdict for name, verdict in gate.verdicts.items()}
+        trailers = {name.title(): outcome.trailer() for name, outcome in gate.outcomes.items()}
         return {**trailers, "Agent-Run": self.run_id}
 
 

@@ -11,13 +11,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from agent.gate import CriticOutcome
 from agent.journal import Event
 from agent.livepanel import LivePanel
 from agent.llm.types import StreamCallbacks, ToolCall
 from agent.session import RunHooks
 from agent.summary import tests_counts
 from agent.wording import counted
-from critics.verdict import Verdict
 from tools.registry import ToolResult
 
 Mode = Literal["live", "plain", "quiet", "json"]
@@ -186,8 +186,15 @@ class RunView:
         style = "red" if result.is_error else "blue"
         self._print(Text(f"  ⚙ {call.name} {args} → {first}", style=style))
 
-    def on_verdict(self, critic: str, verdict: Verdict) -> None:
+    def on_verdict(self, critic: str, outcome: CriticOutcome) -> None:
+        if outcome.skipped is not None:
+            self._print(Text(f"  {critic}: skipped ({outcome.skipped})", style="dim"))
+            return
+        verdict = outcome.verdict
         mark, style = ("approve", "green") if verdict.approved else ("request changes", "yellow")
-        self._print(Text(f"  {critic}: {mark} ({len(verdict.findings)} findings)", style=style))
+        dropped = f", {len(outcome.dropped)} unsupported dropped" if outcome.dropped else ""
+        self._print(Text(f"  {critic}: {mark} ({len(verdict.findings)} findings{dropped})", style=style))
         for f in verdict.blocking():
             self._print(Text(f"    - [{f.severity}] {f.message}", style=style))
+        for d in outcome.dropped:
+            self._print(Text(f"    - dropped [{d.finding.severity}] {d.finding.message}: {d.reason}", style="dim"))

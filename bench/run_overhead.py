@@ -2,13 +2,18 @@
 
 1. Harness time per model call in the demo's two-step run against a zero-delay scripted server,
    excluding test execution and the server's own time (target: under 15 ms median).
-2. Gate time divided by the slowest critic, with every critic delayed 300 ms (target: at most 1.2).
+2. Gate time divided by the slowest critic, with every critic request delayed 300 ms (target: at
+   most 1.2): with critics answering at once, and with every critic reading a file with its context
+   tools before it answers (the slowest critic then takes three requests and two tool calls).
 3. Prefix reuse: share of executor request bytes that repeat the previous request of the same
    step, byte for byte (target: at least 0.95).
 4. Model-view prefix stability: share of executor requests whose model view (the prompt GLM 4.7
    is given, as the scripted server derives it) starts with the previous request's view plus that
    turn's answer, its reasoning included (target: all of them); and the bytes of earlier reasoning
    the model sees again per request.
+5. Critic cost per gate on the demo trajectory: requests and prompt tokens of the critics per gate,
+   without context tools (critic_tool_calls = 0), with them offered but unused, and with every
+   critic reading one file before its verdict.
 
 Usage: python bench/run_overhead.py [--runs N]
 """
@@ -28,7 +33,7 @@ from agent.commands.demo import DEMO_TASK, make_demo_repo
 from agent.commands.run import create_session
 from agent.journal import read_events
 from agent.orchestrator import execute
-from agent.testing import Script, ScriptedServer
+from agent.testing import Script, ScriptedServer, ToolCallSpec, Turn
 from agent.testing.server import RecordedRequest
 from critics.registry import BUILTIN_CRITICS
 
@@ -38,11 +43,11 @@ GENERATION = "<|assistant|><think>"  # the view's last words: the model's turn t
 THOUGHT = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
-def one_run(script: Script) -> tuple[list[dict], list[RecordedRequest], float]:
+def one_run(script: Script, **config: object) -> tuple[list[dict], list[RecordedRequest], float]:
     """Run the demo task in-process; return the journal, the server's records, and the clock offset."""
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script) as server:
         repo = make_demo_repo(Path(tmp))
-        flags = {"base_url": server.base_url, "test_cmd": "true"}  # a test run that costs next to nothing
+        flags = {"base_url": server.base_url, "test_cmd": "true", **config}  # a test run that costs next to nothing
         offset = time.time() - time.monotonic()
         session = create_session(DEMO_TASK, repo, flags)
         try:
@@ -70,16 +75,53 @@ def harness_ms(events: list[dict], requests: list[RecordedRequest], offset: floa
     return gaps
 
 
-def gate_ratios(events: list[dict], requests: list[RecordedRequest], offset: float) -> list[float]:
-    """For each gate: from its first critic request to the gate's verdict, over the slowest critic."""
+def gate_groups(events: list[dict], requests: list[RecordedRequest], offset: float) -> list[list[RecordedRequest]]:
+    """The critic requests of each gate (those made after the previous gate's verdict), in gate order."""
     critic_calls = sorted((r for r in requests if r.role in CRITICS), key=lambda r: r.started)
     gates = [e["ts"] for e in events if e["type"] == "gate"]
+    groups, previous = [], float("-inf")
+    for gate_ts in gates:
+        groups.append([r for r in critic_calls if previous < r.started + offset <= gate_ts])
+        previous = gate_ts
+    return groups
+
+
+def gate_ratios(events: list[dict], requests: list[RecordedRequest], offset: float) -> list[float]:
+    """For each gate: from its first critic request to the gate's verdict, over the slowest critic
+    (from a critic's first request to the end of its last: its tool turns included)."""
+    gates = [e["ts"] for e in events if e["type"] == "gate"]
     ratios = []
-    for i, gate_ts in enumerate(gates):
-        group = critic_calls[i * len(CRITICS):(i + 1) * len(CRITICS)]
-        slowest = max(r.ended - r.started for r in group)
-        ratios.append((gate_ts - (group[0].started + offset)) / slowest)
+    for gate_ts, group in zip(gates, gate_groups(events, requests, offset)):
+        spans = [max(r.ended for r in mine) - min(r.started for r in mine)
+                 for mine in ([r for r in group if r.role == role] for role in CRITICS) if mine]
+        ratios.append((gate_ts - (group[0].started + offset)) / max(spans))
     return ratios
+
+
+def reading_critics(script: Script, gates: int = 3) -> Script:
+    """The demo script with every critic reading calc/stats.py before each of its verdicts."""
+    read = Turn(tool_calls=[ToolCallSpec(name="read_file", arguments={"path": "calc/stats.py"})])
+    for role in CRITICS:
+        verdicts = list(script.turns.get(role, []))
+        verdicts += [script.defaults[role]] * (gates - len(verdicts))
+        script.turns[role] = [turn for verdict in verdicts for turn in (read, verdict)]
+    return script
+
+
+def critic_cost(events: list[dict], requests: list[RecordedRequest], offset: float) -> tuple[float, float]:
+    """Critic requests and prompt tokens per gate (tokens as the server counted them)."""
+    groups = gate_groups(events, requests, offset)
+    calls = [e for e in events if e["type"] == "model_call" and e.get("role") in CRITICS]
+    tokens = sum((e.get("usage") or {}).get("prompt_tokens", 0) for e in calls)
+    return sum(map(len, groups)) / len(groups), tokens / len(groups)
+
+
+def slowed(script: Script, delay_s: float = 0.3) -> Script:
+    """Every critic answer (queued or default) delayed by `delay_s`."""
+    script.defaults = {k: v.model_copy(update={"delay_s": delay_s}) for k, v in script.defaults.items()}
+    for role in CRITICS:
+        script.turns[role] = [t.model_copy(update={"delay_s": delay_s}) for t in script.turns.get(role, [])]
+    return script
 
 
 def prefix_reuse(requests: list[RecordedRequest]) -> tuple[float, float]:
@@ -146,14 +188,19 @@ def main() -> None:
         whole.append(complete)
         stable, pairs, sizes = view_stability(events, requests)
         extended, compared, replayed = extended + stable, compared + pairs, replayed + sizes
-    slow = Script.load(SCRIPT)
-    slow.defaults = {k: v.model_copy(update={"delay_s": 0.3}) for k, v in slow.defaults.items()}
-    slow.turns["qa"] = [t.model_copy(update={"delay_s": 0.3}) for t in slow.turns["qa"]]
-    ratios = gate_ratios(*one_run(slow))
+    ratios = gate_ratios(*one_run(slowed(Script.load(SCRIPT))))
+    with_tools = gate_ratios(*one_run(slowed(reading_critics(Script.load(SCRIPT)))))
+    costs = {"no context tools": critic_cost(*one_run(Script.load(SCRIPT), critic_tool_calls=0)),
+             "tools offered, unused": critic_cost(*one_run(Script.load(SCRIPT))),
+             "each critic reads a file": critic_cost(*one_run(reading_critics(Script.load(SCRIPT))))}
     print(f"harness time per model call: median {statistics.median(overhead):.1f} ms, "
           f"mean {statistics.mean(overhead):.1f} ms, p90 {sorted(overhead)[int(len(overhead) * 0.9)]:.1f} ms "
           f"over {len(overhead)} calls in {runs} runs (target: median < 15 ms)")
     print(f"gate time / slowest critic (300 ms each): {', '.join(f'{r:.2f}' for r in ratios)} (target: <= 1.2)")
+    print(f"gate time / slowest critic, every critic reading a file first (300 ms per request): "
+          f"{', '.join(f'{r:.2f}' for r in with_tools)} (target: <= 1.2)")
+    for name, (requests_per_gate, tokens_per_gate) in costs.items():
+        print(f"critics per gate, {name}: {requests_per_gate:.1f} requests, {tokens_per_gate:,.0f} prompt tokens")
     print(f"executor prefix reuse: {statistics.mean(reuse):.3f} of request bytes repeat the previous request "
           f"(target: >= 0.95); {statistics.mean(whole):.0%} of requests repeat the whole previous request")
     print(f"model-view prefix stability: {extended}/{compared} executor requests ({extended / max(compared, 1):.0%}) "

@@ -28,6 +28,12 @@ def verdict(kind: str = "approve", *findings: dict) -> Turn:
     return Turn(content=json.dumps({"verdict": kind, "findings": list(findings)}))
 
 
+def calc_finding(message: str, severity: str = "high") -> dict:
+    """A blocking finding on the calc fixture that carries evidence the gate finds in the tree."""
+    return {"severity": severity, "message": message, "file": "calc/stats.py", "line": 1,
+            "evidence": '"""Descriptive statistics over a non-empty sequence of numbers."""', "suggestion": None}
+
+
 def run_args(server: ScriptedServer, repo: Path, task: str = "fix the median", *extra: str) -> list[str]:
     return ["run", task, "--repo", str(repo), "--base-url", server.base_url, "--test-cmd", TEST_CMD,
             "--json", "--yes", *extra]

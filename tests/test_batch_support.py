@@ -48,7 +48,8 @@ def executor(body: dict[str, Any], role: str) -> Turn:
 
 def critic(body: dict[str, Any], role: str) -> Turn:
     if REJECT in task_of(body):
-        finding = {"severity": "high", "message": "not acceptable", "file": None, "line": None, "suggestion": None}
+        finding = {"severity": "high", "message": "not acceptable", "file": "NOTES.md", "line": 1,
+                   "evidence": task_of(body), "suggestion": None}
         return Turn(content=json.dumps({"verdict": "request_changes", "findings": [finding]}))
     return Turn(content=json.dumps({"verdict": "approve", "findings": []}))
 

@@ -38,7 +38,7 @@ def test_a_critic_that_quotes_the_approve_format_then_asks_for_changes_blocks_th
     repo = make_repo(tmp_path / "calc", "calc_bug")
     script = _one_step_script(*_write_and_finish())
     finding = {"severity": "high", "message": "notes.txt says nothing useful", "file": "notes.txt", "line": 1,
-               "suggestion": None}
+               "evidence": "hello", "suggestion": None}
     script.defaults["security"] = Turn(content=(
         'The format is {"verdict": "approve", "findings": []} when all is well. Here it is not: '
         + json.dumps({"verdict": "request_changes", "findings": [finding]})))

@@ -12,7 +12,7 @@ import pytest
 from agent.testing import ScriptedServer
 from conftest import git, make_repo
 from gitsafe_helpers import call, one_step, run_one
-from run_helpers import verdict
+from run_helpers import calc_finding, verdict
 
 HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-index-change",
          "reference-transaction", "post-checkout", "fsmonitor")
@@ -35,7 +35,7 @@ def test_hooks_the_model_writes_never_run(tmp_path: Path, cli, critic: str) -> N
     git(repo, "config", "core.hooksPath", ".husky/_")
     git(repo, "config", "core.fsmonitor", ".husky/_/fsmonitor")
     marker = tmp_path / "hooks-ran"
-    finding = {"severity": "high", "message": "no", "file": None, "line": None, "suggestion": None}
+    finding = calc_finding("no")
     answer = verdict() if critic == "approve" else verdict("request_changes", finding)
     script = one_step(call("write_patch", patch=_executable_files_patch(".husky/_", HOOKS, marker)), critic=answer)
     with ScriptedServer(script) as server:

@@ -19,7 +19,7 @@ from agent.journal import read_events
 from agent.testing import ScriptedServer, ToolCallSpec, Turn
 from agent.testing.modelview import model_view, template_messages, template_switches
 from conftest import make_repo
-from run_helpers import CRITICS, demo_script, run_args, verdict
+from run_helpers import CRITICS, calc_finding, demo_script, run_args, verdict
 
 # GLM 4.7's published chat template is model data, not part of this repository: point at a copy
 # (GLM_CHAT_TEMPLATE, else the shared/ folder kept beside the checkout, as on the project's machines and CI).
@@ -139,8 +139,7 @@ def test_a_model_that_needs_its_earlier_reasoning_finishes_a_run(tmp_path: Path,
     def critic(view: str, body: dict) -> Turn:
         if word in view:
             return verdict()
-        return verdict("request_changes", {"severity": "high", "message": "the executor forgot its code word",
-                                           "file": None, "line": None, "suggestion": None})
+        return verdict("request_changes", calc_finding("the executor forgot its code word"))
 
     repo = make_repo(tmp_path / "calc", "calc_bug")
     with ScriptedServer(script) as server:

@@ -49,8 +49,15 @@ def verdict(*findings: dict[str, Any]) -> Turn:
     return Turn(content=json.dumps({"verdict": kind, "findings": list(findings)}))
 
 
+# What a critic quotes at each place: as the diff shows it (line number and "+" copied along), or
+# as the file reads (a key redacted, as the critics were shown it).
+EVIDENCE = {("src/app.py", 5): "     5 +     return x - 2", ("src/app.py", 26): "return x * 9  # fast",
+            ("src/client.py", 1): 'API_KEY = "[REDACTED]"', ("src/app.py", 1): "def f1(x):"}
+
+
 def finding(path: str | None, line: int | None, severity: str, message: str) -> dict[str, Any]:
-    return {"severity": severity, "message": message, "file": path, "line": line, "suggestion": "fix it"}
+    return {"severity": severity, "message": message, "file": path, "line": line,
+            "evidence": EVIDENCE.get((path, line)), "suggestion": "fix it"}
 
 
 # What each critic says, by the file it must see in its part: (file, line, severity, message).
@@ -100,13 +107,15 @@ def test_json_output_merges_findings_names_skipped_files_and_sets_exit_codes(cli
         result = review(cli, server, repo, "--format", "json")
         assert result.exit_code == 0, result.stderr
         data = json.loads(result.stdout)
-        assert list(data) == ["base", "head", "findings", "verdicts", "summary", "skipped_files"]
+        assert list(data) == ["base", "head", "findings", "verdicts", "summary", "skipped_files", "unsupported_findings"]
         assert data["head"] == git(repo, "rev-parse", "feature").strip()
         assert data["base"] == git(repo, "rev-parse", "main").strip()
         twins = [f for f in data["findings"] if f["line"] == 5]
         assert len(twins) == 1 and twins[0]["critic"] == "reviewer, qa" and twins[0]["severity"] == "high"
         assert data["findings"][0] == {"critic": "security", "severity": "critical", "path": "src/client.py", "line": 1,
-                                       "message": "hard-coded API key", "suggestion": "fix it"}
+                                       "message": "hard-coded API key", "suggestion": "fix it",
+                                       "evidence": 'API_KEY = "[REDACTED]"'}
+        assert data["unsupported_findings"] == []
         assert {k: v["verdict"] for k, v in data["verdicts"].items()} == {
             "reviewer": "request_changes", "qa": "request_changes", "security": "request_changes", "performance": "approve"}
         assert {s["path"] for s in data["skipped_files"]} == {".env", "uv.lock", "vendor/dep.py"}

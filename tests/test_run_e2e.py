@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.testing import ScriptedServer, ToolCallSpec, Turn
 from conftest import git, make_repo
-from run_helpers import CRITICS, demo_script, executor_requests, run_args, verdict
+from run_helpers import CRITICS, calc_finding, demo_script, executor_requests, run_args, verdict
 
 
 def _snapshot(repo: Path) -> dict[str, object]:
@@ -77,7 +77,7 @@ def test_critics_judge_at_the_same_time(tmp_path, cli):
 def test_a_step_is_blocked_when_revisions_run_out(tmp_path, cli):
     repo = make_repo(tmp_path / "calc", "calc_bug")
     script = demo_script()
-    finding = {"severity": "high", "message": "still wrong", "file": None, "line": None, "suggestion": None}
+    finding = calc_finding("still wrong")
     script.turns.pop("qa")
     script.defaults["qa"] = verdict("request_changes", finding)
     with ScriptedServer(script) as server:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, load_config
+from agent.redact import redact
 from agent.critic_tools import AGENTS_MD_CHARS, CriticTools, ToolBudget, agents_md
 from agent.errors import UserError
 from agent.llm.usage import UsageLedger
@@ -30,6 +31,7 @@ from agent.review.sarif import render_sarif
 from agent.gitrepo import open_repo
 from agent.snapshot import commit_snapshot
 from critics.registry import Critic
+from critics.evidence import Evidence
 from critics.verdict import Severity
 from tools.registry import ToolContext
 
@@ -99,6 +101,7 @@ def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPar
     client = LLMClient(config.role_settings, UsageLedger())
     try:
         run = ReviewRun(client, critics, on_verdict=_progress, tools=tools, agents=agents_md(tree, secret_globs),
+                        evidence=Evidence(tree, secret_globs=secret_globs, redact=redact),
                         unreviewed_severity=unreviewed)
         return run.run(parts, pr)
     finally:
@@ -180,6 +183,8 @@ def _post_saved(path: Path, env: Mapping[str, str], api_url: str | None) -> str:
 
 def _progress(verdict: PartVerdict) -> None:
     note = "" if verdict.readable else " (unreadable answer)"
+    if verdict.dropped:
+        note += f" ({len(verdict.dropped)} unsupported finding(s) dropped)"
     _say(f"{verdict.critic} on part {verdict.part}: {verdict.verdict.verdict}, "
          f"{len(verdict.verdict.findings)} finding(s){note}")
 

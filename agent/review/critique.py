@@ -19,6 +19,7 @@ from agent.prompting import render_prompt
 from agent.protocols import ModelClient
 from agent.redact import redact
 from agent.review.parts import DiffPart
+from critics.evidence import Dropped, Evidence
 from critics.registry import Critic, CriticError, load_critics
 from critics.verdict import Severity, Verdict
 from tools.trim import trim_middle
@@ -31,8 +32,9 @@ MAX_WORKERS = 16
 class PartVerdict:
     critic: str
     part: int
-    verdict: Verdict
+    verdict: Verdict  # judged on its supported findings
     readable: bool = True
+    dropped: tuple[Dropped, ...] = ()  # blocking findings the head tree does not support
 
 
 def review_critics(names: list[str], repo_root: Path) -> list[Critic]:
@@ -68,13 +70,16 @@ class ReviewRun:
     on_verdict: Callable[[PartVerdict], None] | None = None
     tools: CriticTools | None = None  # over the head tree; None: critics judge from the diff alone
     agents: str = ""  # the head tree's AGENTS.md, fenced as data
+    evidence: Evidence | None = None  # what blocking findings are checked against (the head tree)
     max_workers: int = MAX_WORKERS
     # A part a critic could not review fails closed with a finding at this severity (the review's
     # --fail-on threshold), so an unread review can never pass as a clean one.
     unreviewed_severity: Severity = "high"
 
     def run(self, parts: list[DiffPart], pr: str) -> list[PartVerdict]:
-        jobs = [(critic, part) for part in parts for critic in self.critics]
+        # A critic skips a part that changes nothing it is concerned with (its persona's relevance).
+        jobs = [(critic, part) for part in parts for critic in self.critics
+                if critic.relevance.why_skip(part.files) is None]
         if not jobs:
             return []
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(jobs)), thread_name_prefix="review") as pool:
@@ -110,7 +115,10 @@ class ReviewRun:
         except CriticFailed as exc:
             return PartVerdict(critic.name, part.index, _unreviewed(critic.name, part, str(exc), self.unreviewed_severity),
                                readable=False)
-        return PartVerdict(critic.name, part.index, verdict)
+        if self.evidence is None:
+            return PartVerdict(critic.name, part.index, verdict)
+        checked = self.evidence.check(verdict)
+        return PartVerdict(critic.name, part.index, checked.verdict, dropped=tuple(checked.dropped))
 
 
 def _results(futures: list[Future[PartVerdict]]) -> list[PartVerdict]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Literal, get_args
 
+from agent.critic_tools import fence
 from agent.review.model import SEVERITIES, ReviewFinding, ReviewResult
 
 Format = Literal["markdown", "json", "sarif", "github"]
 FORMATS: tuple[str, ...] = get_args(Format)
 ICONS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵"}
-VERDICT_ICONS = {"approve": "✅", "request_changes": "❌", "error": "⚠️"}
+VERDICT_ICONS = {"approve": "✅", "request_changes": "❌", "error": "⚠️", "skipped": "⏭️"}
 TITLE = "## glm-agent review"
 
 
@@ -32,6 +33,9 @@ def finding_item(finding: ReviewFinding, *, with_place: bool = True) -> str:
     text = f"{head}{place} — {clean(finding.message)} _({finding.critic})_"
     if finding.suggestion:
         text += f"\n  Suggestion: {clean(finding.suggestion)}"
+    if finding.evidence:
+        quoted = fence(clean(finding.evidence), "text").replace("\n", "\n  ")
+        text += f"\n  Evidence:\n  {quoted}"
     return f"- {text}" if with_place else text
 
 
@@ -57,6 +61,14 @@ def skipped_section(result: ReviewResult) -> list[str]:
     return ["", "### Not reviewed", *(f"- `{s.path}` — {s.reason}" for s in result.skipped_files)]
 
 
+def unsupported_section(result: ReviewResult) -> list[str]:
+    if not result.unsupported_findings:
+        return []
+    rows = [f"- {u.severity} `{u.path or '(whole change)'}{':' + str(u.line) if u.path and u.line else ''}` — "
+            f"{clean(u.message)} _({u.critic}; {u.reason})_" for u in result.unsupported_findings]
+    return ["", "### Dropped as unsupported", *rows]
+
+
 def render_markdown(result: ReviewResult) -> str:
     """The whole review for a person: summary, verdicts, findings by severity, files not reviewed."""
     lines = [TITLE, "", result.summary, "", f"Base `{result.base[:12]}` → head `{result.head[:12]}`", "",
@@ -64,6 +76,7 @@ def render_markdown(result: ReviewResult) -> str:
     if result.findings:
         lines += ["", "### Findings", *findings_by_severity(result.findings)]
     lines += skipped_section(result)
+    lines += unsupported_section(result)
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from critics.verdict import SEVERITY_RANK, Severity
 
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
-VerdictName = Literal["approve", "request_changes", "error"]
+VerdictName = Literal["approve", "request_changes", "error", "skipped"]
 
 
 def at_or_above(severity: str, threshold: str) -> bool:
@@ -38,6 +38,7 @@ class ReviewFinding(BaseModel):
     line: int | None
     message: str
     suggestion: str | None
+    evidence: str | None = None  # the code or test output the finding rests on
 
     @property
     def critics(self) -> list[str]:
@@ -48,6 +49,20 @@ class ReviewFinding(BaseModel):
         words = re.sub(r"\W+", " ", self.message.lower()).strip()
         raw = f"{self.critic}|{self.path}|{self.line}|{words}"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+class UnsupportedFinding(BaseModel):
+    """A blocking finding dropped because the head tree does not hold its file, line or quoted code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    critic: str
+    severity: Severity
+    path: str | None
+    line: int | None
+    message: str
+    evidence: str | None
+    reason: str
 
 
 class CriticSummary(BaseModel):
@@ -66,7 +81,7 @@ class SkippedFile(BaseModel):
 
 
 class ReviewResult(BaseModel):
-    """SPEC §7's JSON: base, head, findings, verdicts, summary, skipped_files."""
+    """SPEC §7's JSON: base, head, findings, verdicts, summary, skipped_files; and the findings dropped as unsupported."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -76,6 +91,7 @@ class ReviewResult(BaseModel):
     verdicts: dict[str, CriticSummary] = Field(default_factory=dict)
     summary: str = ""
     skipped_files: list[SkippedFile] = Field(default_factory=list)
+    unsupported_findings: list[UnsupportedFinding] = Field(default_factory=list)
 
     def worst(self) -> Severity | None:
         """The highest severity among the findings, or None without findings."""

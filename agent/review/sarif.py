@@ -43,6 +43,8 @@ def _result(finding: ReviewFinding, index: int) -> dict[str, Any]:
     text = finding.message + (f"\nSuggestion: {finding.suggestion}" if finding.suggestion else "")
     location: dict[str, Any] = {"artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"}}
     location["region"] = {"startLine": finding.line or 1}
+    if finding.evidence:
+        location["region"]["snippet"] = {"text": finding.evidence}
     return {
         "ruleId": rule_id(finding), "ruleIndex": index, "level": LEVELS[finding.severity],
         "message": {"text": text},
