@@ -55,7 +55,9 @@ class CriticTools:
     record: CallRecorder | None = None
 
     def offered(self, critic: Critic) -> list[str]:
-        """The persona's tools this mode can run, in the persona's order."""
+        """The persona's tools this mode can run, in the persona's order; none with a budget of 0 calls."""
+        if self.budget.calls == 0:
+            return []
         return [name for name in critic.tools if name in CONTEXT_TOOLS or name in self.runners]
 
     def session(self, critic: Critic) -> "ToolSession":

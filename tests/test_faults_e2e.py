@@ -77,7 +77,7 @@ def test_the_executor_shrinks_its_history_before_it_would_exceed_the_context_bud
 
     repo = make_repo(tmp_path / "calc", "calc_bug")
     critics = "".join(f"[roles.{name}]\nmax_completion_tokens = 3000\n" for name in CRITICS)
-    (repo / ".agent.toml").write_text("context_budget = 4096\n[roles.executor]\nmax_completion_tokens = 1500\n"
+    (repo / ".agent.toml").write_text("context_budget = 4096\n[roles.executor]\nmax_completion_tokens = 1400\n"
                                       "[roles.planner]\nmax_completion_tokens = 2000\n" + critics)
     script = demo_script()
     script.context_limit = 6000  # the server refuses longer requests with Cerebras' context-length 400
@@ -88,7 +88,7 @@ def test_the_executor_shrinks_its_history_before_it_would_exceed_the_context_bud
     assert result.exit_code == 0, result.stderr
     assert statuses == {200}  # nothing was refused: the history fit before it was sent
     assert any(m.get("content") == DROPPED for b in bodies for m in b["messages"])
-    assert all(estimate_tokens(b["messages"], b["tools"]) <= 4096 - 1500 for b in bodies)
+    assert all(estimate_tokens(b["messages"], b["tools"]) <= 4096 - 1400 for b in bodies)
 
 
 # Deadlines small enough for a test: 0.5 s to the first event or between events, and a total of
