@@ -13,7 +13,7 @@ from agent.journal import read_events
 from agent.testing import ScriptedServer, Turn
 from agent.testing.modelview import extends
 from conftest import make_repo
-from run_helpers import CRITICS, executor_turn, finish_turn, fix_median_turn, run_args, scripted, verdict
+from run_helpers import CRITICS, calc_finding, executor_turn, finish_turn, fix_median_turn, run_args, scripted, verdict
 from test_plan_labels_e2e import labelled_plan
 
 AUTO = '[roles.executor]\nreasoning = "auto"\n'
@@ -97,8 +97,7 @@ def test_the_prompt_extends_the_last_one_when_reasoning_switches(tmp_path: Path,
     executor[0] = thinking(executor[0], thoughts[0])  # asked with reasoning off: the server drops it
     script = scripted(labelled_plan(("Fix the median", "simple")), executor)
     script.provider = provider  # type: ignore[assignment]
-    finding = {"severity": "medium", "message": "cover an even-length list", "file": None, "line": None,
-               "suggestion": None}
+    finding = calc_finding("cover an even-length list", "medium")
     script.turns["qa"] = [verdict("request_changes", finding), verdict()]
     with ScriptedServer(script) as server:
         result = cli(*run_args(server, repo, "fix the median", "--provider", provider))
