@@ -20,7 +20,7 @@ from pathlib import Path
 from agent.errors import UserError
 from agent.gitrepo import GitError, git
 from agent.journal import Event
-from agent.workspace import CACHES, GitWorkspace
+from agent.workspace import CACHES, GitWorkspace, user_pathspecs
 
 log = logging.getLogger("agent.resume")
 STOP_EVENTS = ("run_interrupted", "run_finished")
@@ -46,7 +46,8 @@ def stopped_at(run_id: str, events: list[Event], head: str) -> Stopped:
 
 def checkout_state(workspace: GitWorkspace) -> str:
     """The tree of everything in the checkout now, untracked and secret files included (test caches
-    not): equal states mean nothing in the checkout changed. Hashed into the local repository only."""
+    and the user's own untracked files of a run in place not): equal states mean nothing in the
+    checkout changed. Hashed into the local repository only."""
     index = workspace.root / git(workspace.root, "rev-parse", "--git-path", "index").strip()
     with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -54,7 +55,7 @@ def checkout_state(workspace: GitWorkspace) -> str:
             shutil.copy2(index, env["GIT_INDEX_FILE"])  # its stat data spares hashing every file again
         else:
             git(workspace.root, "read-tree", "HEAD", env=env)
-        git(workspace.root, "add", "--all", "--", ".", *CACHES, env=env)
+        git(workspace.root, "add", "--all", "--", ".", *CACHES, *user_pathspecs(workspace.user_files), env=env)
         return git(workspace.root, "write-tree", env=env).strip()
 
 

@@ -113,8 +113,10 @@ class RunSession:
     _judged_tests: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def tool_context(self) -> ToolContext:
-        policy = SandboxPolicy(env_allow=tuple(self.config.sandbox_env_allow), mounts=tuple(self.config.sandbox_mounts))
+        policy = SandboxPolicy(env_allow=tuple(self.config.sandbox_env_allow), mounts=tuple(self.config.sandbox_mounts),
+                               hidden=self.workspace.user_files)
         return ToolContext(root=self.workspace.root, secret_globs=tuple(self.config.secret_globs),
+                           user_files=self.workspace.user_files,
                            test_command=self.config.test_cmd, test_timeout_s=self.config.test_timeout_s,
                            sandbox=self.config.sandbox, sandbox_policy=policy, setup=self.setup)
 
@@ -124,7 +126,8 @@ class RunSession:
         if not self.config.setup_cmd:
             return None
         return ProjectSetup(self.config.setup_cmd, self.workspace.root, self.journal.path.parent / "setup.json",
-                            self.config.setup_timeout_s, self.config.sandbox, on_result=self._journal_setup)
+                            self.config.setup_timeout_s, self.config.sandbox, on_result=self._journal_setup,
+                            hidden=self.workspace.user_files)
 
     def _journal_setup(self, result: SetupResult) -> None:
         self.journal.append("setup", **result.record(), ok=result.ok, output=trim_middle(result.output, 4_000))
@@ -138,7 +141,7 @@ class RunSession:
         return resolve_test_command(self.workspace.root, self.config.test_cmd)
 
     def make_plan(self) -> Plan:
-        self._planned_view = repo_view(self.workspace.root)
+        self._planned_view = self._repo_view()
         plan = make_plan(self.client, self.task, self._planned_view, max_steps=self.config.max_steps,
                          callbacks=self.hooks.planner)
         self.journal.append("plan", steps=[s.model_dump() for s in plan.steps], difficulty=plan.difficulty)
@@ -147,11 +150,14 @@ class RunSession:
             self.client.reasoning.plan = plan
         return plan
 
+    def _repo_view(self) -> str:
+        return repo_view(self.workspace.root, tuple(self.config.secret_globs), self.workspace.user_files)
+
     def new_executor(self, plan: Plan, index: int, *, role: str = "executor", takeover: str | None = None) -> Executor:
         """An executor for step `index`, its requests sent as `role`; `takeover`: the case file of a
         stuck step it takes over (an escalation)."""
         step = plan.steps[index]
-        view, self._planned_view = self._planned_view or repo_view(self.workspace.root), None
+        view, self._planned_view = self._planned_view or self._repo_view(), None
         outline = "\n".join(f"{i + 1}. {s.title}" for i, s in enumerate(plan.steps))
         prompt = render_prompt(
             "executor_step", task=self.task, plan=outline, step_number=index + 1, step_count=len(plan.steps),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.errors import AgentError, UserError
+from agent.inplace import require_clean, user_untracked
 from agent.runnames import BRANCH_PREFIX, new_branch_name
 from agent.gitrepo import Checkout, audit_config, failure, git, git_ok, locate, open_repo, run_git
 from tools.paths import DEFAULT_SECRET_GLOBS, SECRET_DIRS, PathRefused, confine, has_other_links
@@ -29,13 +30,20 @@ FALLBACK_EMAIL = "agent@localhost"
 # The user's diff settings (noprefix, external drivers, colour) must not change what a critic
 # reads or what a patch file applies as.
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/")
-# Never staged, committed or shown: caches the test runs leave behind, and secret files.
+# Never staged, committed or shown: caches the test runs leave behind, secret files (the built-in
+# patterns and the user's secret_globs), and the user's own untracked files of a run in place.
 CACHES = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/.pytest_cache/**")
-_EXCLUDED = (
-    *CACHES,
-    *(f":(exclude,glob)**/{pattern}" for pattern in DEFAULT_SECRET_GLOBS),
-    *(f":(exclude,glob)**/{folder}/**" for folder in SECRET_DIRS),
-)
+
+
+def user_pathspecs(user_files: tuple[str, ...]) -> tuple[str, ...]:
+    """Pathspecs that leave out the user's untracked files (a `folder/` entry: everything in it)."""
+    return tuple(f":(exclude,literal){name}" for name in user_files)
+
+
+def excluded(secret_globs: tuple[str, ...], user_files: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The pathspecs of what no commit, diff or staging of the run includes."""
+    return (*CACHES, *(f":(exclude,glob)**/{pattern}" for pattern in secret_globs),
+            *(f":(exclude,glob)**/{folder}/**" for folder in SECRET_DIRS), *user_pathspecs(user_files))
 
 
 def ensure_excluded(checkout: Checkout, entry: str = f"{AGENT_DIR}/") -> None:
@@ -106,6 +114,12 @@ class GitWorkspace:
     root: Path
     base_commit: str
     mode: Literal["worktree", "in_place"] = "worktree"
+    secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS  # never staged, committed or shown
+    user_files: tuple[str, ...] = ()  # in place: the user's untracked files when the run started
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        return excluded(self.secret_globs, self.user_files)
 
     @classmethod
     def create(cls, repo: Path | Checkout, run_id: str, slug: str) -> GitWorkspace:
@@ -116,27 +130,26 @@ class GitWorkspace:
         return cls.planned(repo, run_id, slug).make()
 
     @classmethod
-    def planned(cls, repo: Path | Checkout, run_id: str, slug: str, *, in_place: bool = False) -> GitWorkspace:
+    def planned(cls, repo: Path | Checkout, run_id: str, slug: str, *, in_place: bool = False,
+                secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> GitWorkspace:
         """The workspace `make` creates, named and checked but not made: no branch, no worktree yet.
 
         A run journals its start between the two, so that a run killed while git makes them can
         still be found and continued. `in_place`: the branch is checked out in the user's own
-        checkout, which must be clean.
+        checkout, whose tracked files must be unchanged; its untracked files stay the user's.
         """
         checkout = repo if isinstance(repo, Checkout) else locate(repo)
         ensure_excluded(checkout)
         branch = new_branch_name(run_id, slug)
         if in_place:
             audit_config(checkout.root, checkout.root)
-            dirty = git(checkout.root, "status", "--porcelain", "--untracked-files=normal").splitlines()
-            if dirty:
-                raise UserError(f"--in-place needs a clean working tree; commit or stash {len(dirty)} change(s) "
-                                f"first (e.g. {dirty[0][3:]}), or run without --in-place")
-            return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place")
+            require_clean(checkout.root)
+            return cls(checkout.root, run_id, branch, checkout.root, checkout.head, "in_place", secret_globs,
+                       user_untracked(checkout.root))
         worktree = run_worktree(checkout.root, run_id)
         if worktree.exists():
             raise UserError(f"{worktree} already exists; remove it or pick another run id")
-        return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree")
+        return cls(checkout.root, run_id, branch, worktree, checkout.head, "worktree", secret_globs)
 
     def make(self) -> GitWorkspace:
         """Create the branch at the base commit and check it out (in the worktree, or in place); returns self."""
@@ -164,12 +177,14 @@ class GitWorkspace:
         return cls.planned(repo_root, run_id, slug, in_place=True).make()
 
     @classmethod
-    def attach(cls, repo_root: Path, run_id: str, branch: str, worktree_path: Path,
-               base_commit: str, *, remake: bool = False) -> GitWorkspace:
+    def attach(cls, repo_root: Path, run_id: str, branch: str, worktree_path: Path, base_commit: str, *,
+               remake: bool = False, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS,
+               user_files: tuple[str, ...] = ()) -> GitWorkspace:
         """The workspace of an existing run, to resume it; a deleted worktree is checked out again.
 
         With `remake` (a run that has committed nothing), a branch that is missing because the run
-        died while git was making it is made again at the base commit.
+        died while git was making it is made again at the base commit. `user_files`: the untracked
+        files the user had when a run in place started.
         """
         repo_root = open_repo(repo_root)
         worktree_path = Path(worktree_path)
@@ -180,12 +195,13 @@ class GitWorkspace:
         if not git_ok(repo_root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
             if not (remake and mode == "worktree"):
                 raise UserError(f"branch {branch} of run {run_id} no longer exists; the run cannot be resumed")
-            return cls(repo_root, run_id, branch, worktree_path, base_commit).make()
+            return cls(repo_root, run_id, branch, worktree_path, base_commit, secret_globs=secret_globs).make()
         if not checked_out:
             worktree_path.parent.mkdir(parents=True, exist_ok=True)
             with _worktree_lock(repo_root):
                 git(repo_root, "worktree", "add", "--quiet", str(worktree_path), branch)
-        workspace = cls(repo_root, run_id, branch, worktree_path, base_commit, mode)
+        workspace = cls(repo_root, run_id, branch, worktree_path, base_commit, mode, secret_globs,
+                        user_files if mode == "in_place" else ())
         workspace._require_on_branch()
         audit_config(worktree_path, worktree_path)
         return workspace
@@ -201,13 +217,13 @@ class GitWorkspace:
         exactly the tree this diff shows.
         """
         with self._snapshot_index(staged) as env:
-            return git(self.root, "diff", "--cached", *_DIFF_FLAGS, base or "HEAD", "--", ".", *_EXCLUDED, env=env)
+            return git(self.root, "diff", "--cached", *_DIFF_FLAGS, base or "HEAD", "--", ".", *self.excluded, env=env)
 
     def changed_files(self, base: str | None = None) -> list[str]:
         """Paths that differ between `base` (default: the last commit) and the working tree, untracked included."""
         with self._snapshot_index() as env:
             out = git(self.root, "diff", "--cached", "--no-renames", "--name-only", "-z", base or "HEAD",
-                      "--", ".", *_EXCLUDED, env=env)
+                      "--", ".", *self.excluded, env=env)
         return sorted(name for name in out.split("\0") if name)
 
     def commit(self, message: str, trailers: dict[str, str], *, staged: Path | None = None) -> str:
@@ -229,17 +245,21 @@ class GitWorkspace:
         return self.head()
 
     def reset_to(self, sha: str) -> None:
-        """Hard-reset the run's checkout to `sha` and drop untracked files, to retry a step from there.
+        """Hard-reset the run's checkout to `sha` and drop untracked files, to retry a step from there;
+        the user's own untracked files stay.
 
         Only for changes the run itself made: `agent.restore` decides that before calling it.
         """
         self._require_on_branch()
         git(self.root, "reset", "--quiet", "--hard", sha)
-        git(self.root, "clean", "--quiet", "-d", "--force", "--", ".", ":(exclude).agent")
+        git(self.root, "clean", "--quiet", "-d", "--force", "--", ".", ":(exclude).agent",
+            *user_pathspecs(self.user_files))
 
     def stash(self, message: str) -> str:
-        """Save every uncommitted change, untracked files included, as a git stash entry; its sha."""
-        git(self.root, *self._identity, "stash", "push", "--quiet", "--include-untracked", "--message", message)
+        """Save every uncommitted change, untracked files included (not the user's own), as a git
+        stash entry; its sha."""
+        git(self.root, *self._identity, "stash", "push", "--quiet", "--include-untracked", "--message", message,
+            "--", ".", *user_pathspecs(self.user_files))
         return git(self.root, "rev-parse", "--verify", "refs/stash").strip()
 
     def remove(self) -> list[str]:
@@ -288,10 +308,13 @@ class GitWorkspace:
         """Stage every file of the checkout, except nested repositories (a test run's `git init`:
         their files belong to another repository) and files whose content is another file's: a
         link leading out of the checkout, into `.git` or to a secret, or a file with other hard links."""
-        untracked = git(self.root, "ls-files", "--others", "--exclude-standard", "-z", "--", ".", *_EXCLUDED, env=env)
+        untracked = git(self.root, "ls-files", "--others", "--exclude-standard", "-z", "--", ".", *self.excluded,
+                        env=env)
         nested = [name for name in untracked.split("\0") if name.endswith("/")]  # git lists a repository as a folder
-        git(self.root, "add", "--all", "--", ".", *_EXCLUDED, *(f":(exclude,literal){name}" for name in nested), env=env)
-        raw = git(self.root, "diff", "--cached", "--raw", "-z", "--no-renames", "HEAD", "--", ".", *_EXCLUDED, env=env)
+        git(self.root, "add", "--all", "--", ".", *self.excluded, *(f":(exclude,literal){name}" for name in nested),
+            env=env)
+        raw = git(self.root, "diff", "--cached", "--raw", "-z", "--no-renames", "HEAD", "--", ".", *self.excluded,
+                  env=env)
         fields = raw.split("\0")
         staged = [path for meta, path in zip(fields[::2], fields[1::2]) if not meta.endswith("D")]
         unjudgeable = [path for path in staged if _content_elsewhere(self.root, path)]

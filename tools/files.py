@@ -52,7 +52,7 @@ class WritePatchArgs(ToolArgs):
 
 def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     """A window of the file's lines, numbered, with a note on how to get the next one."""
-    target = confine(ctx.root, args.path, secret_globs=ctx.secret_globs)
+    target = confine(ctx.root, args.path, secret_globs=ctx.secret_globs, user_files=ctx.user_files)
     text_or_error = _read_text(target, args.path)
     if isinstance(text_or_error, ToolResult):
         return text_or_error
@@ -113,11 +113,11 @@ def _read_text(target: Path, shown_as: str) -> str | ToolResult:
 def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
     """The visible files under `path`, one per line, capped with a count of what was left out."""
     sub = args.path or "."
-    target = confine(ctx.root, sub, secret_globs=ctx.secret_globs)
+    target = confine(ctx.root, sub, secret_globs=ctx.secret_globs, user_files=ctx.user_files)
     if not target.exists():
         return ToolResult(f"{sub}: no such file or directory.", is_error=True)
     rel = target.relative_to(ctx.root.resolve()).as_posix() if target != ctx.root.resolve() else "."
-    listing = list_workspace(ctx.root, rel, args.glob, ctx.secret_globs)
+    listing = list_workspace(ctx.root, rel, args.glob, ctx.secret_globs, ctx.user_files)
     shown = listing.paths[:LIST_CAP]
     notes: list[str] = []
     if len(listing.paths) > LIST_CAP:
@@ -135,7 +135,8 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
 
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     """Replace or create the file atomically; an existing file keeps its mode."""
-    target = confine(ctx.root, args.path, secret_globs=ctx.secret_globs, writing=True)
+    target = confine(ctx.root, args.path, secret_globs=ctx.secret_globs, writing=True,
+                     user_files=ctx.user_files)
     if target.is_dir():
         return ToolResult(f"{args.path}: is a directory; give a file path.", is_error=True)
     existed = target.exists()
@@ -172,5 +173,5 @@ def write_patch(args: WritePatchArgs, ctx: ToolContext) -> ToolResult:
     else:
         from tools.patch import apply_patch  # the engine is its own package; loaded only when used
 
-        outcome = apply_patch(args.patch, ctx.root, secret_globs=ctx.secret_globs)
+        outcome = apply_patch(args.patch, ctx.root, secret_globs=ctx.secret_globs, user_files=ctx.user_files)
     return ToolResult(outcome.message, is_error=not outcome.ok, data={"applied": bool(outcome.ok)})

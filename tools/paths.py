@@ -7,6 +7,7 @@ import fnmatch
 import os
 import stat
 from pathlib import Path, PurePath, PurePosixPath
+from typing import Collection
 
 from tools.gitcmd import run_git_bytes
 
@@ -33,14 +34,19 @@ def is_secret(rel: str | PurePosixPath, globs: tuple[str, ...] = DEFAULT_SECRET_
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in globs)
 
 
+def is_users(rel: str, user_files: Collection[str]) -> bool:
+    """True when `rel` is one of the user's untracked files, or inside one of their untracked `folder/`s."""
+    return any(rel == name or (name.endswith("/") and f"{rel}/".startswith(name)) for name in user_files)
+
+
 def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS,
-            allow_git: bool = False, writing: bool = False) -> Path:
+            allow_git: bool = False, writing: bool = False, user_files: Collection[str] = ()) -> Path:
     """The absolute path for workspace-relative `rel`, or PathRefused saying why not.
 
     Refuses absolute paths, `..` escapes, symlinks (at any level) that resolve outside `root`,
-    anything inside `.git`, secret files, and files with other hard links. The target need not
-    exist. `writing`: also anything inside a nested repository or a submodule, whose files the
-    run's commits cannot hold.
+    anything inside `.git`, secret files, the user's own untracked files (`user_files`, a run in
+    place), and files with other hard links. The target need not exist. `writing`: also anything
+    inside a nested repository or a submodule, whose files the run's commits cannot hold.
     """
     if not rel or not rel.strip():
         raise PathRefused("empty path")
@@ -62,6 +68,9 @@ def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SEC
     if inside.parts and is_secret(PurePosixPath(*inside.parts), secret_globs):
         where = "" if inside.as_posix() == posix.as_posix() else f" (it leads to {inside.as_posix()})"
         raise PathRefused(f"{rel}: secret files (keys, credentials, .env) are never read or written{where}")
+    if user_files and inside.parts and any(is_users(p, user_files) for p in {inside.as_posix(), posix.as_posix()}):
+        raise PathRefused(f"{rel}: an untracked file of the user's, there before this run started in their checkout; "
+                          "the run leaves it alone (never read, written or committed): use another path")
     if writing:
         _refuse_other_repository(real_root, inside, rel)
     if has_other_links(resolved):

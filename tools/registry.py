@@ -42,6 +42,7 @@ class ToolContext:
 
     root: Path
     secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS
+    user_files: tuple[str, ...] = ()  # a run in place: the user's untracked files, which no tool touches
     test_command: str | None = None  # None: detected from the project (pytest)
     test_timeout_s: float = 300.0
     sandbox: SandboxMode = "auto"

@@ -50,6 +50,7 @@ class SandboxPolicy:
     mounts: tuple[str, ...] = ()  # sandbox_mounts: host folders shown read-only
     network: bool = False  # the setup command downloads; tests never get the network
     dependencies: bool = True  # show the checkout's dependency folders (not while setup installs them)
+    hidden: tuple[str, ...] = ()  # paths in the worktree shown empty: the user's untracked files of a run in place
 
 
 @dataclass
@@ -158,7 +159,8 @@ def run_sandboxed(cmd: str, cwd: Path, *, timeout_s: float, mode: SandboxMode, o
         caches = cache_plan(cwd, home, env)
         env.update(caches.variables)
         layout = LayoutRequest(cwd, home, env.get("PATH", ""), policy.mounts,
-                               project if policy.dependencies else ProjectEnv(checkout=project.checkout), caches)
+                               project if policy.dependencies else ProjectEnv(checkout=project.checkout), caches,
+                               policy.hidden)
         made = [dest for _, dest in layout.project.dependency_mounts(Path(os.path.realpath(cwd))) if not dest.exists()]
         argv = bwrap_argv(cmd, cwd, layout, network=policy.network)
     else:

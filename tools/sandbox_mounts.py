@@ -78,6 +78,7 @@ class LayoutRequest:
     extra_mounts: tuple[str, ...] = ()
     project: ProjectEnv = ProjectEnv()
     caches: CachePlan = CachePlan()
+    hidden: tuple[str, ...] = ()  # worktree-relative paths shown empty and read-only (files) or empty (folders)
 
 
 def sandbox_layout(request: LayoutRequest) -> list[Mount]:
@@ -94,6 +95,9 @@ def sandbox_layout(request: LayoutRequest) -> list[Mount]:
         mounts.append(Mount("tmpfs", str(checkout)))  # under a shown folder: hide it again
     mounts.append(Mount("rw", str(cwd), str(cwd)))
     mounts += [Mount("ro", str(path), str(path)) for path in _git_dirs(cwd)]
+    # The user's own files in their checkout (a run in place): tests neither read nor change them.
+    mounts += [Mount("hide", str(cwd / rel.rstrip("/"))) for rel in request.hidden
+               if os.path.lexists(cwd / rel.rstrip("/")) and not os.path.islink(cwd / rel.rstrip("/"))]
     for source, dest in request.project.dependency_mounts(cwd):
         mounts.append(Mount("ro", str(dest), str(source)))
     if request.caches.root is not None:

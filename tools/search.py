@@ -86,12 +86,12 @@ def search(args: SearchArgs, ctx: ToolContext) -> ToolResult:
     except regex.error as exc:
         return ToolResult(f"invalid regular expression {args.pattern!r}: {exc}", is_error=True)
     sub = args.path or "."
-    target = confine(ctx.root, sub, secret_globs=ctx.secret_globs)
+    target = confine(ctx.root, sub, secret_globs=ctx.secret_globs, user_files=ctx.user_files)
     if not target.exists():
         return ToolResult(f"{sub}: no such file or directory.", is_error=True)
     real_root = ctx.root.resolve()
     rel = target.relative_to(real_root).as_posix() if target != real_root else "."
-    paths = list_workspace(ctx.root, rel, args.glob, ctx.secret_globs).paths
+    paths = list_workspace(ctx.root, rel, args.glob, ctx.secret_globs, ctx.user_files).paths
     scan = _Scan(pattern, time.monotonic() + SEARCH_SECONDS)
     for path in paths:
         scan.file(real_root / path, path)

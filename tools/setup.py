@@ -5,7 +5,7 @@ environment, under its own timeout. Its failure is a setup failure, never a test
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,6 +58,7 @@ class ProjectSetup:
     timeout_s: float
     mode: SandboxMode = "auto"
     on_result: Callable[[SetupResult], None] | None = None  # journals the outcome
+    hidden: tuple[str, ...] = ()  # the user's untracked files of a run in place: never shown to the setup
     _result: SetupResult | None = field(default=None, init=False, repr=False)
 
     def ensure(self) -> SetupResult | None:
@@ -66,7 +67,7 @@ class ProjectSetup:
             if self._done_before():
                 return None
             outcome = run_sandboxed(self.command, self.root, timeout_s=self.timeout_s, mode=self.mode,
-                                    output_cap=SETUP_OUTPUT_CAP, policy=SETUP_POLICY)
+                                    output_cap=SETUP_OUTPUT_CAP, policy=replace(SETUP_POLICY, hidden=self.hidden))
             self._result = _result(self.command, outcome)
             if self._result.ok:
                 self.marker.write_text(json.dumps(self._result.record()) + "\n")

@@ -8,10 +8,10 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from tools.gitcmd import run_git_bytes
-from tools.paths import DEFAULT_SECRET_GLOBS, has_other_links, is_secret
+from tools.paths import DEFAULT_SECRET_GLOBS, has_other_links, is_secret, is_users
 
 # Directories a plain walk never enters (with git, .gitignore decides instead).
 JUNK_DIRS = frozenset({
@@ -29,8 +29,9 @@ class Listing:
 
 
 def list_workspace(root: Path, sub: str = ".", glob: str | None = None,
-                   secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> Listing:
-    """Files under `root/sub` that git does not ignore (or a walk skipping junk), minus secret files.
+                   secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS, user_files: Collection[str] = ()) -> Listing:
+    """Files under `root/sub` that git does not ignore (or a walk skipping junk), minus secret files
+    and the user's own untracked files (`user_files`: left alone by a run in place).
 
     `sub` must already be confined; `glob` matches the whole relative path when it contains a `/`,
     else the file name (so `*.py` finds Python files at any depth).
@@ -51,7 +52,7 @@ def list_workspace(root: Path, sub: str = ".", glob: str | None = None,
             continue
         # A link is judged by the file it leads to: `alias.txt -> .env` is a secret file.
         target = _target(full, real_root)
-        if target is None:
+        if target is None or (user_files and (is_users(rel, user_files) or is_users(target, user_files))):
             continue
         if is_secret(rel, secret_globs) or is_secret(target, secret_globs) or has_other_links(full):
             listing.secrets_hidden += 1

@@ -184,15 +184,18 @@ def create_session(task: str, repo: Path, flags: dict[str, Any], *, no_critics: 
     secret_values = checkout_secret_values(repo_root, tuple(config.secret_globs))
 
     def start(workspace: GitWorkspace) -> dict[str, Any]:
+        # In place: the user's untracked files, which the run leaves alone until it ends, resumed or not.
+        users = {"user_files": list(workspace.user_files)} if in_place else {}
         return dict(task=task, repo=str(repo_root), branch=workspace.branch, worktree=str(workspace.root),
                     base_commit=workspace.base_commit, in_place=in_place, flags=flags, no_critics=no_critics,
-                    config=config.redacted(), **where_from)
+                    config=config.redacted(), **users, **where_from)
 
     # Journaled before git makes the branch and worktree: a run killed meanwhile is still found
     # and continued (`agent resume`, `agent batch --resume`), never left behind unrecorded. A plan
     # refused (a dirty tree for --in-place) leaves no trace.
     workspace, journal = _begin_journal(
-        repo_root, lambda run_id: GitWorkspace.planned(checkout, run_id, slugify(task), in_place=in_place), start,
+        repo_root, lambda run_id: GitWorkspace.planned(checkout, run_id, slugify(task), in_place=in_place,
+                                            secret_globs=tuple(config.secret_globs)), start,
         lambda path: _open_journal(path, config, critics, secret_values))
     try:
         workspace.make()
@@ -240,7 +243,8 @@ def resume_session(run_id: str, repo: Path, flags: dict[str, Any] | None = None,
         critics = preflight(config, repo_root, no_critics=bool(started.get("no_critics")))
         approved = {i for i, s in enumerate(report.steps) if s.status == "approved"}
         workspace = GitWorkspace.attach(repo_root, run_id, report.branch, Path(report.worktree), report.base_commit,
-                                        remake=not approved)
+                                        remake=not approved, secret_globs=tuple(config.secret_globs),
+                                        user_files=tuple(started.get("user_files") or ()))
         # Drop the interrupted step's partial work, and nothing the run did not write.
         restore(workspace, stopped_at(run_id, events, report.head_commit or report.base_commit))
         secret_values = checkout_secret_values(repo_root, tuple(config.secret_globs))

@@ -87,8 +87,7 @@ def run_diff(repo_root: Path, report: Report) -> str:
 def undo_command(run_id: str, repo: Path) -> int:
     repo_root = open_repo(repo)
     report = _load(repo_root, run_id)
-    if report.worktree == str(repo_root):
-        raise UserError(f"run {run_id} worked in place on {report.branch}; switch branches and delete it with git")
+    # A run in place has no worktree of its own: its branch goes, the checkout and its files stay.
     with Journal(journal_path(repo_root, run_id)) as journal:  # owns the run: never undone while it goes on
         removed = undo(repo_root, run_id, report.branch, Path(report.worktree))
         journal.append("run_undone", removed=removed)

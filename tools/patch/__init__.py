@@ -23,15 +23,16 @@ __all__ = ["FileOutcome", "HunkOutcome", "PatchResult", "apply_patch"]
 
 
 def apply_patch(text: str, root: Path, *, dry_run: bool = False,
-                secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> PatchResult:
+                secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS, user_files: tuple[str, ...] = ()) -> PatchResult:
     """Apply `text` to the repository at `root` atomically; with dry_run, only check it.
-    Files matching `secret_globs` are refused like any path outside the repository."""
+    Files matching `secret_globs`, and the user's untracked `user_files` of a run in place, are
+    refused like any path outside the repository."""
     try:
         parsed = parse_patch(text)
     except PatchParseError as exc:
         return PatchResult(False, f"Patch refused; no file was changed. Could not read the patch: {exc}.",
                            dry_run=dry_run)
-    tree = VirtualTree(root, secret_globs)
+    tree = VirtualTree(root, secret_globs, user_files)
     files = plan(parsed, tree)
     if not all(f.ok for f in files):
         return PatchResult(False, refusal_text(files), files, parsed.format, dry_run)

@@ -37,9 +37,11 @@ class Entry:
 class VirtualTree:
     """Planned file states over a real directory, keyed by normalised relative path."""
 
-    def __init__(self, root: Path, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> None:
+    def __init__(self, root: Path, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS,
+                 user_files: tuple[str, ...] = ()) -> None:
         self.root = root
         self.secret_globs = secret_globs
+        self.user_files = user_files  # a run in place: the user's untracked files, never written
         self.entries: dict[str, Entry] = {}
 
     def entry(self, rel: str) -> Entry:
@@ -48,7 +50,8 @@ class VirtualTree:
         key = _normal(rel)
         if key not in self.entries:
             try:
-                target = confine(self.root, key, secret_globs=self.secret_globs, writing=True)
+                target = confine(self.root, key, secret_globs=self.secret_globs, writing=True,
+                                 user_files=self.user_files)
             except PathRefused as exc:
                 raise EditRefused(str(exc)) from None
             self.entries[key] = _load(key, target)
