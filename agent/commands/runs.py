@@ -10,12 +10,13 @@ from rich.table import Table
 from agent.console import make_console
 from agent.errors import AgentError, UserError
 from agent.gitrepo import complaint, git, git_ok, open_repo, run_git
-from agent.journal import Journal, runs_dir
+from agent.journal import Journal, read_events, runs_dir
 from agent.report import Report, build_report
 from agent.session import journal_path
 from agent.summary import print_summary, shown_status
 from agent.runnames import is_run_id
-from agent.workspace import undo
+from agent.workspace import excluded, undo
+from tools.paths import DEFAULT_SECRET_GLOBS
 
 # The user's diff settings (external drivers, colour, no prefix) must not change what is printed.
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/")
@@ -64,7 +65,7 @@ def show_command(run_id: str, repo: Path, *, json_out: bool, diff: bool = False)
     repo_root = open_repo(repo)
     report = _load(repo_root, run_id)
     if diff:
-        sys.stdout.write(run_diff(repo_root, report))
+        sys.stdout.write(run_diff(repo_root, report, _secret_globs(repo_root, run_id)))
         return 0
     console = make_console()
     if json_out:
@@ -75,13 +76,22 @@ def show_command(run_id: str, repo: Path, *, json_out: bool, diff: bool = False)
     return 0
 
 
-def run_diff(repo_root: Path, report: Report) -> str:
-    """The unified diff of everything the run committed, from its base commit to its last commit."""
+def run_diff(repo_root: Path, report: Report, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS) -> str:
+    """The unified diff of everything the run committed, from its base commit to its last commit;
+    secret files (`secret_globs`) are left out, should a commit hold one."""
     if not report.head_commit or report.head_commit == report.base_commit:
         return ""
     if not git_ok(repo_root, "cat-file", "-e", f"{report.head_commit}^{{commit}}"):
         raise UserError(f"run {report.run_id}: its commits are gone from the repository ({shown_status(report)})")
-    return git(repo_root, "diff", *_DIFF_FLAGS, report.base_commit, report.head_commit)
+    return git(repo_root, "diff", *_DIFF_FLAGS, report.base_commit, report.head_commit, "--", ".",
+               *excluded(secret_globs))
+
+
+def _secret_globs(repo_root: Path, run_id: str) -> tuple[str, ...]:
+    """The secret patterns the run worked with (built-in and the user's), from its first event."""
+    first = next(read_events(journal_path(repo_root, run_id)), {})
+    globs = (first.get("config") or {}).get("secret_globs") or ()
+    return tuple(dict.fromkeys([*DEFAULT_SECRET_GLOBS, *(g for g in globs if isinstance(g, str))]))
 
 
 def undo_command(run_id: str, repo: Path) -> int:
