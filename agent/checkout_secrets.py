@@ -39,10 +39,13 @@ def checkout_secret_values(checkout: Path, globs: tuple[str, ...]) -> tuple[str,
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        for value in _values(text):
-            if _worth_hiding(value):
-                values[value] = None
+        values.update(dict.fromkeys(secret_values_in(text)))
     return tuple(values)
+
+
+def secret_values_in(text: str) -> tuple[str, ...]:
+    """The values worth hiding in the text of one secret file."""
+    return tuple(dict.fromkeys(value for value in _values(text) if _worth_hiding(value)))
 
 
 def _secret_files(checkout: Path, globs: tuple[str, ...]) -> Iterator[Path]:

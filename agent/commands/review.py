@@ -28,6 +28,8 @@ from agent.review.parts import CHARS_PER_TOKEN, DiffPart, part_budget_chars, spl
 from agent.review import post as posting  # `post` is also the --post flag's name
 from agent.review.post import load_plan, post_target, read_event
 from agent.review.sarif import render_sarif
+from agent.review.secrets import redacted, review_secret_values
+from agent.recorder import RedactingClient
 from agent.gitrepo import open_repo
 from agent.snapshot import commit_snapshot
 from critics.registry import Critic
@@ -68,10 +70,9 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
     repo_root = open_repo(repo)
     config = load_config(repo_root, {**flags, **({"critics": critics} if critics else {})}, env)
     chosen = review_critics(config.critics, repo_root)
-    for critic in chosen:
-        config.require_key(critic.name)
     refs = resolve_refs(repo_root, base, head)
     changes = read_changes(repo_root, refs, tuple(config.secret_globs))
+    secrets = review_secret_values(repo_root, refs, changes, tuple(config.secret_globs))
     event = read_event(env)
     pr = pr_text(event.title, event.body) if event else pr_text(None, None)
     parts, too_big = split_parts(changes.files, _budget(config, chosen, pr, part_tokens))
@@ -81,24 +82,28 @@ def _review(repo: Path, base: str | None, head: str, critics: str | None, flags:
              f"part(s) with {', '.join(c.name for c in chosen)}; {skipped} skipped")
     else:
         _say(f"nothing to review between {refs.base[:12]} and {refs.head[:12]}; {skipped} file(s) skipped")
+    for critic in chosen if parts else ():  # no model is asked when there is nothing to review: no key needed
+        config.require_key(critic.name)
     with commit_snapshot(repo_root, refs.head) as tree:
-        verdicts = _run_critics(config, chosen, parts, pr, threshold or DEFAULT_REQUEST_CHANGES_AT, tree)
-    result = build_result(refs.base, refs.head, [c.name for c in chosen], verdicts, _reviewed(changes, parts),
-                          sorted([*changes.skipped, *too_big], key=lambda s: s.path))
+        verdicts = _run_critics(config, chosen, parts, pr, threshold or DEFAULT_REQUEST_CHANGES_AT, tree,
+                                secrets) if parts else []
+    result = redacted(build_result(refs.base, refs.head, [c.name for c in chosen], verdicts, _reviewed(changes, parts),
+                                   sorted([*changes.skipped, *too_big], key=lambda s: s.path)), secrets)
     plan = build_plan(result, changes.right_lines(), threshold or DEFAULT_REQUEST_CHANGES_AT,
                       event.pull_number if event else None)
     return result, plan
 
 
 def _run_critics(config: AgentConfig, critics: list[Critic], parts: list[DiffPart], pr: str,
-                 unreviewed: Severity, tree: Path) -> list[PartVerdict]:
+                 unreviewed: Severity, tree: Path, secrets: tuple[str, ...]) -> list[PartVerdict]:
     """Every critic on every part, reading the head `tree` with the context tools."""
     from agent.llm.client import LLMClient  # the SDK takes a second to import: not for a bad flag or --post-from
 
     secret_globs = tuple(config.secret_globs)
     tools = CriticTools(ToolContext(root=tree, secret_globs=secret_globs),
                         ToolBudget(config.critic_tool_calls, config.critic_tool_bytes))
-    client = LLMClient(config.role_settings, UsageLedger())
+    inner = LLMClient(config.role_settings, UsageLedger())
+    client = RedactingClient(inner, secrets) if secrets else inner  # the secret values never leave in a request
     try:
         run = ReviewRun(client, critics, on_verdict=_progress, tools=tools, agents=agents_md(tree, secret_globs),
                         evidence=Evidence(tree, secret_globs=secret_globs, redact=redact),

@@ -74,6 +74,7 @@ class ReviewFile:
 class Changes:
     files: list[ReviewFile] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # changed secret files: skipped, their values redacted
 
     def right_lines(self) -> dict[str, frozenset[int]]:
         return {f.path: f.right_lines for f in self.files}
@@ -114,6 +115,9 @@ def resolve_refs(repo: Path, base: str | None, head: str) -> Refs:
     return Refs(base=merge_base, head=head_sha, base_ref=base)
 
 
+SECRET_REASON = "secret file (never read or sent)"
+
+
 def read_changes(repo: Path, refs: Refs, secret_globs: tuple[str, ...]) -> Changes:
     """Every changed file between the refs: reviewable ones rendered, the rest skipped with a reason."""
     text = git_bytes(repo, "diff", *_DIFF_FLAGS, refs.base, refs.head).decode("utf-8", "replace")
@@ -123,6 +127,8 @@ def read_changes(repo: Path, refs: Refs, secret_globs: tuple[str, ...]) -> Chang
         path, reason, parsed = _classify(chunk, secret_globs)
         if reason is not None or parsed is None:
             changes.skipped.append(SkippedFile(path=path, reason=reason or "unreadable diff"))
+            if reason == SECRET_REASON:
+                changes.secrets.append(path)
         else:
             candidates.append(_render(parsed))
     markers = _generated_markers(repo, refs.head, [f.path for f in candidates])
@@ -152,7 +158,7 @@ def _classify(chunk: str, secret_globs: tuple[str, ...]) -> tuple[str, str | Non
     """(path, reason to skip or None, the parsed file); secret files are never parsed at all."""
     path = _path_of(chunk)
     if is_secret(path, secret_globs):
-        return path, "secret file (never read or sent)", None
+        return path, SECRET_REASON, None
     try:
         parsed = PatchSet(io.StringIO(chunk, newline="\n"))[0]
     except (UnidiffParseError, IndexError) as exc:
