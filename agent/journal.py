@@ -22,6 +22,9 @@ Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
 log = logging.getLogger("agent.journal")
+# Torn lines already named on stderr, by journal and line: a command reads a journal several times
+# (resume, replay, report), and says so once.
+_named_torn: set[tuple[str, int]] = set()
 
 
 def runs_dir(repo_root: Path) -> Path:
@@ -86,7 +89,8 @@ class Journal:
 
 
 def read_events(path: Path) -> Iterator[Event]:
-    """Every complete event in a journal file; a torn line (a crash mid-write) is skipped and named on stderr."""
+    """Every complete event in a journal file; a torn line (a crash mid-write) is skipped and named
+    on stderr, once per process."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             try:
@@ -95,9 +99,17 @@ def read_events(path: Path) -> Iterator[Event]:
                 event = None
             if isinstance(event, dict):
                 yield event
-            elif line.strip():
+            elif line.strip() and _first_time(path, number):
                 log.warning("agent: %s, line %d: skipped a torn line, what a crash mid-write leaves (%d characters)",
                             path, number, len(line.rstrip("\n")))
+
+
+def _first_time(path: Path, number: int) -> bool:
+    key = (os.path.realpath(path), number)
+    if key in _named_torn:
+        return False
+    _named_torn.add(key)
+    return True
 
 
 def _ends_torn(path: Path) -> bool:

@@ -45,13 +45,14 @@ def shown_status(report: Report) -> str:
     return "undone" if report.workspace_state == "undone" else report.status
 
 
-def print_summary(report: Report, console: Console, *, temporary: bool = False) -> None:
+def print_summary(report: Report, console: Console, *, temporary: bool = False, error_line: bool = True) -> None:
     """Status, each step with its commit, tests, tokens by role, then where the work is and the
     commands that take it, show it or discard it. `temporary`: the repository is deleted on exit
-    (the demo), so no path or command is given that would point at nothing."""
+    (the demo), so no path or command is given that would point at nothing. `error_line`: False
+    when the run's error is about to be printed as the command's own last line."""
     status = shown_status(report)
     console.print(Text(f"\nrun {report.run_id}: {status}", style=STATUS_STYLE.get(status, "")))
-    if report.error:
+    if report.error and error_line:
         console.print(Text(f"error: {report.error}", style="red"))
     if report.steps:
         console.print(_steps_table(report))

@@ -150,11 +150,11 @@ def test_an_event_appended_after_a_torn_line_is_kept_and_the_fragment_named(tmp_
     assert resumed.exit_code == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "succeeded"
     torn = f"{journal}, line {lines_before + 1}: skipped a torn line"
-    assert torn in resumed.stderr
+    assert resumed.stderr.count(torn) == 1  # named once, however often the journal is read
     events = list(read_events(journal))
     assert [e["type"] for e in events].count("run_resumed") == 1
     assert events[-1]["type"] == "run_finished"
     shown = cli("show", run_id, "--repo", str(repo), "--json")
-    assert shown.exit_code == 0 and torn in shown.stderr
+    assert shown.exit_code == 0 and shown.stderr.count(torn) == 1
     assert json.loads(shown.stdout)["status"] == "succeeded"
 

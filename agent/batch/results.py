@@ -15,7 +15,10 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-TargetStatus = Literal["succeeded", "unverified", "failed", "blocked", "budget_exhausted", "error", "interrupted"]
+TargetStatus = Literal["succeeded", "unverified", "failed", "blocked", "budget_exhausted", "error",
+                       "interrupted", "busy"]
+# Not finished: `--resume` takes these targets up again (an interrupted run, or one another process held).
+RETRIED = ("interrupted", "busy")
 
 
 class TargetResult(BaseModel):
@@ -64,12 +67,12 @@ class ResultsFile:
         return last
 
     def finished(self) -> dict[str, TargetResult]:
-        """The targets that ran to an end, by id; an interrupted one is not finished."""
-        return {target: r for target, r in self.latest().items() if r.status != "interrupted"}
+        """The targets that ran to an end, by id; an interrupted or busy one is not finished."""
+        return {target: r for target, r in self.latest().items() if r.status not in RETRIED}
 
     def interrupted_runs(self) -> dict[str, str]:
-        """Target id → run id of each target whose last run was interrupted: `--resume` continues it."""
-        return {target: r.run_id for target, r in self.latest().items() if r.status == "interrupted" and r.run_id}
+        """Target id → run id of each target whose last run was interrupted or busy: `--resume` continues it."""
+        return {target: r.run_id for target, r in self.latest().items() if r.status in RETRIED and r.run_id}
 
     def append(self, result: TargetResult) -> None:
         """One line, flushed and fsynced before returning; starts on a new line after a torn one."""

@@ -112,6 +112,9 @@ def run_target(target: Target, batch: BatchRun, sessions: Sessions) -> TargetRes
         return _without_run(target, "interrupted", "the batch was interrupted before this target started", started)
     try:
         session = sessions.take(target)
+    except RunBusy as exc:  # its run is carried on by another process: not a failure, to retry later
+        return _without_run(target, "busy", f"{exc} (agent batch --resume retries this target)", started,
+                            run_id=batch.resume_runs.get(target.id))
     except AgentError as exc:
         return _without_run(target, "error", str(exc), started)
     if batch.on_event is not None:
@@ -224,9 +227,10 @@ def target_result(target: Target, report: Report, status: TargetStatus, error: s
     )
 
 
-def _without_run(target: Target, status: TargetStatus, error: str, started: float) -> TargetResult:
+def _without_run(target: Target, status: TargetStatus, error: str, started: float,
+                 run_id: str | None = None) -> TargetResult:
     return TargetResult(target=target.id, repo=str(target.repo), vars=target.vars, status=status,
-                        error=error, duration_s=round(time.monotonic() - started, 3))
+                        error=error, duration_s=round(time.monotonic() - started, 3), run_id=run_id)
 
 
 def _never_started(target: Target, session: RunSession) -> TargetResult:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from agent.batch.limiter import RateLimiter
 from agent.batch.results import (
-    ResultsFile, TargetResult, markdown_report, report_path, write_atomic, write_predictions,
+    RETRIED, ResultsFile, TargetResult, markdown_report, report_path, write_atomic, write_predictions,
 )
 from agent.batch.runner import BatchRun, LeftBehind, left_behind, run_all
 from agent.batch.spec import BatchSpec, Target, load_targets
@@ -93,6 +93,10 @@ def _run_batch(batch_spec: BatchSpec, targets: list[Target], configs: dict[Path,
         unstarted = len(targets) - len(finished)
         notes.append(f"interrupted ({unstarted} target(s) not started): finished targets are in {store.path}; "
                      "continue with --resume")
+    busy = sum(r.status == "busy" for r in finished)
+    if busy:
+        notes.append(f"{busy} target(s) busy: their run is in use by another agent process; once it ends, "
+                     "retry them with --resume")
     print_summary(console, finished, notes)
     if interrupted:
         return INTERRUPTED_EXIT
@@ -172,6 +176,6 @@ def _write_outputs(results: Path, predictions: Path | None, finished: list[Targe
     write_atomic(report, markdown_report(finished, f"agent batch: {results.name}"))
     notes = [f"results: {results}", f"report: {report}"]
     if predictions is not None:
-        write_predictions(predictions, [r for r in finished if r.status != "interrupted"], config.model)
+        write_predictions(predictions, [r for r in finished if r.status not in RETRIED], config.model)
         notes.append(f"predictions: {predictions}")
     return notes

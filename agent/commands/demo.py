@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
 from importlib import resources
@@ -12,6 +11,7 @@ from pathlib import Path
 from agent.console import make_console
 
 from agent.errors import UserError
+from agent.gitrepo import git
 from agent.testing import Script, ScriptedServer
 
 DEMO_FIXTURE = "calc_bug"
@@ -25,9 +25,9 @@ def make_demo_repo(parent: Path) -> Path:
         if not fixture.is_dir():
             raise UserError(f"the demo fixture is missing from this installation ({fixture})")
         shutil.copytree(fixture, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.name=demo", "-c", "user.email=demo@localhost", "commit", "-q", "-m", "calc: initial"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"),
+                 ("-c", "user.name=demo", "-c", "user.email=demo@localhost", "commit", "-q", "-m", "calc: initial")):
+        git(repo, *args)  # as every git command of the agent: no hook, signing program or inherited GIT_DIR
     return repo
 
 

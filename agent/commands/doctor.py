@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from agent.gitrepo import open_repo
 from agent.preflight import check_escalation_role, preflight
 from agent.llm.profiles import describe_carrier, profile_for
 from agent.llm.types import Provider
+from tools.gitcmd import run_git_text
 from tools.paths import DEFAULT_SECRET_GLOBS
 
 Status = Literal["ok", "warn", "fail"]
@@ -209,20 +209,17 @@ def git_checks(repo: Path) -> list[Check]:
     git = shutil.which("git")
     if git is None:
         return [Check("git", "fail", "git not found on PATH: agent run needs git")]
-    version = _run([git, "--version"])
+    # Through tools.gitcmd, as a run asks: the same settings, and no GIT_DIR inherited from a hook.
+    version = run_git_text(Path("."), ("--version",), timeout=30)
     checks = [Check("git", "ok", version.stdout.strip() or "installed")]
     if not repo.is_dir():
         return [*checks, Check("repository", "warn", f"{repo} is not a directory")]
-    top = _run([git, "-C", str(repo), "rev-parse", "--show-toplevel"])
+    top = run_git_text(repo, ("rev-parse", "--show-toplevel"), timeout=30)
     if top.returncode == 0:
         checks.append(Check("repository", "ok", f"git repository at {top.stdout.strip()}"))
     else:
         checks.append(Check("repository", "warn", f"{repo} is not a git repository: agent run needs one"))
     return checks
-
-
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
 
 
 def sandbox_check(mode: str) -> Check:

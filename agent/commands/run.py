@@ -327,7 +327,7 @@ def drive(session: RunSession, *, json_out: bool, quiet: bool, scripted: bool = 
     if json_out:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        print_summary(report, console, temporary=temporary)
+        print_summary(report, console, temporary=temporary, error_line=error is None)
     if error is not None:
-        raise error
+        raise error  # the command's last line (`agent: …`) says what went wrong, once
     return EXIT_CODES[status]
