@@ -74,6 +74,7 @@ def test_the_run_neither_reads_writes_lists_nor_commits_the_users_untracked_file
         executor_turn("read_file", path="notes.txt"),
         write_turn("notes.txt", "overwritten by the model\n"),
         executor_turn("write_patch", patch="*** Begin Patch\n*** Delete File: scratch/idea.py\n*** End Patch\n"),
+        write_turn("notes.txt/inside.py", "x = 1\n"),
         executor_turn("list_files"),
         executor_turn("search", pattern="scratch notes|an idea of mine"),
         fix,
@@ -87,8 +88,8 @@ def test_the_run_neither_reads_writes_lists_nor_commits_the_users_untracked_file
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     calls = [e for e in map(json.loads, _journal(repo).read_text().splitlines()) if e["type"] == "tool_call"]
-    read, write, delete, listing, search = calls[:5]
-    for refused in (read, write, delete):
+    read, write, delete, below, listing, search = calls[:6]
+    for refused in (read, write, delete, below):
         assert refused["is_error"] and "an untracked file of the user's" in refused["result"], refused
     assert "notes.txt" not in listing["result"] and "scratch/" not in listing["result"]
     assert "calc/stats.py" in listing["result"]

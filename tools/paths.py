@@ -35,8 +35,9 @@ def is_secret(rel: str | PurePosixPath, globs: tuple[str, ...] = DEFAULT_SECRET_
 
 
 def is_users(rel: str, user_files: Collection[str]) -> bool:
-    """True when `rel` is one of the user's untracked files, or inside one of their untracked `folder/`s."""
-    return any(rel == name or (name.endswith("/") and f"{rel}/".startswith(name)) for name in user_files)
+    """True when `rel` is one of the user's untracked files, or inside one of their untracked `folder/`s
+    (or below one of their files, a path no write could make)."""
+    return any(rel == name.rstrip("/") or rel.startswith(name.rstrip("/") + "/") for name in user_files)
 
 
 def confine(root: Path, rel: str, *, secret_globs: tuple[str, ...] = DEFAULT_SECRET_GLOBS,

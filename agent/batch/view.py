@@ -17,7 +17,7 @@ from agent.batch.spec import Target
 from agent.journal import Event
 
 STYLE = {"queued": "dim", "running": "yellow", "succeeded": "green", "unverified": "yellow", "failed": "red",
-         "blocked": "red", "budget_exhausted": "yellow", "error": "bold red", "interrupted": "yellow", "busy": "yellow", 
+         "blocked": "red", "budget_exhausted": "yellow", "error": "bold red", "interrupted": "yellow", "busy": "yellow",
          "skipped": "dim"}
 RECENT = 6  # finished targets kept on the live view under the running ones
 
