@@ -34,7 +34,8 @@ def _pr_leaking_secret_values(tmp_path: Path) -> Path:
 def _quoting(body: dict[str, Any], role: str) -> Turn:
     """A critic that names the values in its finding (as one that saw them would)."""
     finding = {"severity": "high", "message": f"hard-coded credential {ENV_VALUE} and {VAULT_VALUE}",
-               "file": "src/settings.py", "line": 1, "suggestion": f"read {ENV_VALUE} from the environment"}
+               "file": "src/settings.py", "line": 1,
+               "evidence": f'CONN = connect("db.internal", "{ENV_VALUE}")', "suggestion": f"read {ENV_VALUE} from the environment"}
     return Turn(content=json.dumps({"verdict": "request_changes", "findings": [finding]}))
 
 
