@@ -107,7 +107,9 @@ def _add_call(bucket: dict[str, Any], event: Event) -> None:
     for name in USAGE_FIELDS:
         bucket[name] = round(bucket[name] + (call.get(name, 0) or 0), 3)
     known = bucket.get("cost_usd", 0.0) is not None and cost is not None
-    bucket["cost_usd"] = round(bucket.get("cost_usd", 0.0) + cost, 6) if known else None
+    # Calls are priced to 8 decimals; summing at that precision keeps the total exact (rounding to
+    # fewer decimals on every call would let the total drift from the sum of its calls).
+    bucket["cost_usd"] = round(bucket.get("cost_usd", 0.0) + cost, 8) if known else None
 
 
 def _apply(report: Report | None, event: Event) -> Report | None:
