@@ -51,6 +51,9 @@ class SandboxPolicy:
     network: bool = False  # the setup command downloads; tests never get the network
     dependencies: bool = True  # show the checkout's dependency folders (not while setup installs them)
     hidden: tuple[str, ...] = ()  # paths in the worktree shown empty: the user's untracked files of a run in place
+    # The worktree whose project environment (checkout, virtualenv, dependency folders) a command run
+    # in a scratch copy of it uses; None: the folder the command runs in.
+    project_of: Path | None = None
 
 
 @dataclass
@@ -143,28 +146,47 @@ class CappedOutput:
         return f"{head}{sep}{omitted_marker(omitted, lines)}\n{tail}"
 
 
-def run_sandboxed(cmd: str, cwd: Path, *, timeout_s: float, mode: SandboxMode, output_cap: int,
-                  extra_env: Mapping[str, str] | None = None, policy: SandboxPolicy = SandboxPolicy()) -> RunOutcome:
-    """Run shell command `cmd` in `cwd`: sandboxed when `mode` allows and bubblewrap works."""
+@dataclass
+class Prepared:
+    """A command made ready to start: its argv (bubblewrap's or a plain shell's) and environment, and
+    the empty mount-point folders bubblewrap needs, to remove once it has ended."""
+
+    argv: list[str]
+    env: dict[str, str]
+    sandboxed: bool
+    made: list[Path]
+
+    def cleanup(self) -> None:
+        _remove_mount_points(self.made)
+
+
+def prepare_sandboxed(cmd: str, cwd: Path, *, mode: SandboxMode, policy: SandboxPolicy = SandboxPolicy(),
+                      extra_env: Mapping[str, str] | None = None) -> Prepared:
+    """How to run shell command `cmd` in `cwd`: sandboxed when `mode` allows and bubblewrap works."""
     use_bwrap = mode == "bwrap" or (mode == "auto" and detect_sandbox().available)
     if mode == "bwrap" and not detect_sandbox().available:
         raise SandboxUnavailable(f"sandbox = \"bwrap\" is configured but {detect_sandbox().detail}")
     env = {**scrub_env(os.environ, policy.env_allow), **(extra_env or {})}
     home = _home(env)
-    project = find_project_env(cwd, home)
+    project = find_project_env(policy.project_of or cwd, home)
     env.update(project_variables(project, env, policy))
-    made: list[Path] = []
-    if use_bwrap:
-        env["TMPDIR"] = "/tmp"  # the only writable temp dir inside
-        caches = cache_plan(cwd, home, env)
-        env.update(caches.variables)
-        layout = LayoutRequest(cwd, home, env.get("PATH", ""), policy.mounts,
-                               project if policy.dependencies else ProjectEnv(checkout=project.checkout), caches,
-                               policy.hidden)
-        made = [dest for _, dest in layout.project.dependency_mounts(Path(os.path.realpath(cwd))) if not dest.exists()]
-        argv = bwrap_argv(cmd, cwd, layout, network=policy.network)
-    else:
-        argv = ["/bin/sh", "-c", cmd]
+    if not use_bwrap:
+        return Prepared(["/bin/sh", "-c", cmd], env, False, [])
+    env["TMPDIR"] = "/tmp"  # the only writable temp dir inside
+    caches = cache_plan(policy.project_of or cwd, home, env)  # a scratch copy uses its worktree's caches
+    env.update(caches.variables)
+    layout = LayoutRequest(cwd, home, env.get("PATH", ""), policy.mounts,
+                           project if policy.dependencies else ProjectEnv(checkout=project.checkout), caches,
+                           policy.hidden)
+    made = [dest for _, dest in layout.project.dependency_mounts(Path(os.path.realpath(cwd))) if not dest.exists()]
+    return Prepared(bwrap_argv(cmd, cwd, layout, network=policy.network), env, True, made)
+
+
+def run_sandboxed(cmd: str, cwd: Path, *, timeout_s: float, mode: SandboxMode, output_cap: int,
+                  extra_env: Mapping[str, str] | None = None, policy: SandboxPolicy = SandboxPolicy()) -> RunOutcome:
+    """Run shell command `cmd` in `cwd`: sandboxed when `mode` allows and bubblewrap works."""
+    prepared = prepare_sandboxed(cmd, cwd, mode=mode, policy=policy, extra_env=extra_env)
+    argv, env, use_bwrap = prepared.argv, prepared.env, prepared.sandboxed
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -172,7 +194,7 @@ def run_sandboxed(cmd: str, cwd: Path, *, timeout_s: float, mode: SandboxMode, o
         output = CappedOutput(output_cap)
         timed_out = _pump(proc, output, started + timeout_s)
     finally:
-        _remove_mount_points(made)
+        prepared.cleanup()
     duration = time.monotonic() - started
     text = output.text()
     warning = None if use_bwrap else NOT_SANDBOXED
@@ -243,10 +265,10 @@ def _pump(proc: subprocess.Popen[bytes], output: CappedOutput, deadline: float) 
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
             if exited_at is not None and now - exited_at > DRAIN_GRACE_S:
-                _kill_group(proc.pid, grace_s=0)  # stragglers holding the pipe open
+                kill_group(proc.pid, grace_s=0)  # stragglers holding the pipe open
                 return False
             if exited_at is None and now >= deadline:
-                _kill_group(proc.pid, grace_s=KILL_GRACE_S, proc=proc)
+                kill_group(proc.pid, grace_s=KILL_GRACE_S, proc=proc)
                 _drain(fd, output)
                 return True
             ready, _, _ = select.select([fd], [], [], min(0.1, max(deadline - now, 0.0)))
@@ -277,11 +299,11 @@ def _wait_until(proc: subprocess.Popen[bytes], deadline: float) -> bool:
         proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
         return False
     except subprocess.TimeoutExpired:
-        _kill_group(proc.pid, grace_s=KILL_GRACE_S, proc=proc)
+        kill_group(proc.pid, grace_s=KILL_GRACE_S, proc=proc)
         return True
 
 
-def _kill_group(pgid: int, *, grace_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def kill_group(pgid: int, *, grace_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after `grace_s`; reap the leader."""
     if grace_s > 0 and _signal_group(pgid, signal.SIGTERM):
         _wait_group_gone(pgid, grace_s, proc)

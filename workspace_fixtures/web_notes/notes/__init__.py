@@ -1,0 +1,1 @@
+"""A note-taking web app on the standard library."""
