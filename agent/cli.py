@@ -91,6 +91,10 @@ def run(
     max_escalations: Annotated[Optional[int], typer.Option("--max-escalations", min=1, help="Escalations per step.")] = None,
     route: Annotated[Optional[str], typer.Option(
         "--route", help="auto: a task the plan rates beyond GLM is executed by the escalation role; off.")] = None,
+    app_cmd: Annotated[Optional[str], typer.Option(
+        "--app-cmd", help="Starts the web app the qa critic drives in a browser (it listens on $PORT).")] = None,
+    app_url: Annotated[Optional[str], typer.Option(
+        "--app-url", help="Where that app answers (loopback only; default http://127.0.0.1:8000/).")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="Work in the current checkout on a new branch.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the final report as JSON.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before starting.")] = False,
@@ -107,7 +111,7 @@ def run(
         for k, v in {
             "critics": critics, "max_steps": max_steps, "max_revisions": max_revisions, "test_cmd": test_cmd,
             "allow_no_tests": allow_no_tests or None, "escalation": escalation, "max_escalations": max_escalations,
-            "route": route,
+            "route": route, "app_cmd": app_cmd, "app_url": app_url,
         }.items()
         if v is not None
     } | _budget_flags(max_tokens_per_run, max_cost_usd)

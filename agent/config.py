@@ -26,6 +26,7 @@ from agent.llm.types import Carrier, Provider, RequestLimits, RoleSettings
 from agent.planner import Difficulty
 from critics.registry import BUILTIN_CRITICS, DEFAULT_TOOL_BYTES, DEFAULT_TOOL_CALLS, available_critics
 from tools.paths import DEFAULT_SECRET_GLOBS
+from tools.webapp import check_app_url
 
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 # Provider facts come from the profiles, their one home; these views are for validation and messages.
@@ -116,6 +117,9 @@ class AgentConfig(BaseModel):
     sandbox_mounts: list[str] = Field(default_factory=list)  # host folders tests see read-only
     setup_cmd: str | None = None  # run once per worktree before its first test run (npm ci, uv sync)
     setup_timeout_s: float = Field(600.0, gt=0)
+    # The web app the qa critic drives in a browser: how to start it, and where it answers (loopback only).
+    app_cmd: str | None = None  # None: detected (a Procfile's web process), else no browser
+    app_url: Annotated[str, AfterValidator(check_app_url)] | None = None  # None: http://127.0.0.1:8000/
     secret_globs: list[str] = Field(default_factory=lambda: list(DEFAULT_SECRET_GLOBS))
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
