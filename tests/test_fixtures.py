@@ -34,12 +34,22 @@ def minimal_env(**extra: str) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **extra}
 
 
-@pytest.mark.parametrize("fixture", ["calc_bug", "todo_feature", "user_store", "adversarial"])
+@pytest.mark.parametrize("fixture", ["calc_bug", "todo_feature", "user_store", "adversarial", "web_notes"])
 def test_every_fixture_has_a_readme_and_its_own_pytest_config(fixture: str):
     project = FIXTURES / fixture
     assert (project / "README.md").is_file()
     assert "[tool.pytest.ini_options]" in (project / "pyproject.toml").read_text()
     assert not list(project.rglob("conftest.py"))  # a parent project's pytest would load it
+
+
+def test_web_notes_suite_passes_although_its_form_posts_to_a_route_the_server_lacks(tmp_path: Path):
+    repo = make_repo(tmp_path / "notes", "web_notes")
+    suite = run_suite(repo)
+    assert suite.exit_code == 0 and "5 passed" in suite.output
+    # Only a user flow shows the bug: the page's form posts to /note, the server adds notes on /notes.
+    assert 'action="/note"' in (repo / "notes" / "page.py").read_text()
+    assert 'self.path != "/notes"' in (repo / "notes" / "server.py").read_text()
+    assert (repo / "Procfile").read_text().startswith("web: ")
 
 
 def test_calc_bug_fails_exactly_one_test_and_a_one_line_fix_makes_it_green(tmp_path: Path):
