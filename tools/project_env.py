@@ -9,6 +9,7 @@ worktree, read-only, and puts the project's virtualenv first on PATH.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 import re
@@ -31,6 +32,10 @@ class ProjectEnv:
     checkout: Path | None = None  # the user's checkout, when the worktree is a linked one
     venv: Path | None = None  # the project's virtualenv
     dependencies: tuple[Path, ...] = ()  # dependency folders in the checkout, relative to it
+    # For a scratch copy of a worktree: that worktree, and the dependency folders its setup installed
+    # in it (relative to it), shown in the copy before the checkout's.
+    origin: Path | None = None
+    origin_dependencies: tuple[Path, ...] = ()
 
     def toolchain_paths(self) -> tuple[str, ...]:
         """The virtualenv and the interpreter it was made from (pyvenv.cfg's `home`, followed)."""
@@ -42,14 +47,25 @@ class ProjectEnv:
 
     def is_dependency(self, path: Path) -> bool:
         """Whether `path` lies in the virtualenv or a dependency folder of the checkout."""
-        roots = [*(self.checkout / rel for rel in self.dependencies if self.checkout), *([self.venv] if self.venv else [])]
+        roots = [*(self.checkout / rel for rel in self.dependencies if self.checkout), *([self.venv] if self.venv else []),
+                 *(self.origin / rel for rel in self.origin_dependencies if self.origin)]
         return any(path == root or root in path.parents for root in roots)
 
     def dependency_mounts(self, worktree: Path) -> list[tuple[Path, Path]]:
-        """(checkout folder, worktree folder) for each dependency folder the worktree lacks."""
+        """(checkout folder, worktree folder) for each dependency folder the worktree lacks; for a
+        scratch copy, the copied worktree's own folders first."""
+        own = [(self.origin / rel, worktree / rel) for rel in self.origin_dependencies
+               if self.origin is not None and _lacks(worktree / rel)]
         if self.checkout is None:
-            return []
-        return [(self.checkout / rel, worktree / rel) for rel in self.dependencies if _lacks(worktree / rel)]
+            return own
+        shown = {dest for _, dest in own}
+        return [*own, *((self.checkout / rel, worktree / rel) for rel in self.dependencies
+                        if worktree / rel not in shown and _lacks(worktree / rel))]
+
+    def for_copy(self, worktree: Path) -> "ProjectEnv":
+        """This environment (found from `worktree`) for a scratch copy of `worktree`."""
+        origin = Path(os.path.realpath(worktree))
+        return dataclasses.replace(self, origin=origin, origin_dependencies=_dependency_folders(origin))
 
     def path_entries(self) -> list[str]:
         """What goes first on PATH: the virtualenv's scripts."""

@@ -168,7 +168,8 @@ def prepare_sandboxed(cmd: str, cwd: Path, *, mode: SandboxMode, policy: Sandbox
         raise SandboxUnavailable(f"sandbox = \"bwrap\" is configured but {detect_sandbox().detail}")
     env = {**scrub_env(os.environ, policy.env_allow), **(extra_env or {})}
     home = _home(env)
-    project = find_project_env(policy.project_of or cwd, home)
+    project = find_project_env(cwd, home) if policy.project_of is None else \
+        find_project_env(policy.project_of, home).for_copy(policy.project_of)
     env.update(project_variables(project, env, policy))
     if not use_bwrap:
         return Prepared(["/bin/sh", "-c", cmd], env, False, [])
