@@ -39,6 +39,7 @@ BROWSER_TOOLS: tuple[str, ...] = ("browser_open", "browser_click", "browser_fill
 QA_TOOLS: tuple[str, ...] = (*PROBE_TOOLS, *BROWSER_TOOLS)
 EVIDENCE_CHARS = 6_000
 _TEST_FILE = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|[_.](test|spec)\.[a-z]+$|Test\.java$")
+_TEST_NAME = re.compile(r"^test_|[_.](test|spec)\.[a-z]+$|Test\.java$")
 _INTERACTION = re.compile(r"\binteraction\s+#?(\d+)", re.IGNORECASE)
 
 
@@ -128,7 +129,8 @@ def test_files(root: Path, limit: int = 8) -> list[str]:
     """A few of the repository's test files, to show a probe the layout it follows."""
     done = run_git_text(root, ["ls-files", "-z"])
     names = [n for n in done.stdout.split("\0") if _TEST_FILE.search(n)] if done.returncode == 0 else []
-    return names[:limit]
+    # Files named as tests first (test_x.py, x_test.go, x.test.js), then other files in test folders.
+    return sorted(names, key=lambda n: not _TEST_NAME.search(n.rsplit("/", 1)[-1]))[:limit]
 
 
 class QAKit:
