@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from agent.ask import AnswerError, JsonQuestion, ask_json
 from agent.jsonparse import strict_json_format, strict_schema
@@ -44,6 +44,28 @@ class OverBudget(Exception):
     """A critic asked for more tool calls or result bytes than its budget holds."""
 
 
+class CriticKit(Protocol):
+    """Tools with state of their own for one critic's judgement (the qa critic's probes and browser):
+    bounded by their own limits, not by the context budget; what they proved is settled into the
+    verdict, and what they started is closed, in the critic's own thread, when the judgement ends."""
+
+    max_calls: int
+
+    def names(self) -> tuple[str, ...]: ...
+
+    def schema(self, name: str) -> dict[str, Any]: ...
+
+    def brief(self) -> tuple[str, str]: ...  # (rules for the system prompt, facts for the user message)
+
+    def run(self, call: ToolCall) -> ToolResult: ...
+
+    def cite(self, verdict: Verdict) -> Verdict: ...  # before the evidence check
+
+    def settle(self, verdict: Verdict) -> Verdict: ...  # after it
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class CriticTools:
     """The tools a mode can offer its critics: context tools over `context.root`, plus runners."""
@@ -53,6 +75,7 @@ class CriticTools:
     runners: dict[str, ToolRunner] = field(default_factory=dict)  # e.g. the gate's run_tests
     secret_values: tuple[str, ...] = ()
     record: CallRecorder | None = None
+    kits: Callable[[Critic], CriticKit] | None = None  # e.g. the gate's probe and browser tools
 
     def offered(self, critic: Critic) -> list[str]:
         """The persona's tools this mode can run, in the persona's order; none with a budget of 0 calls."""
@@ -61,7 +84,11 @@ class CriticTools:
         return [name for name in critic.tools if name in CONTEXT_TOOLS or name in self.runners]
 
     def session(self, critic: Critic) -> "ToolSession":
-        return ToolSession(self, critic.name, self.offered(critic))
+        kit = self.kits(critic) if self.kits is not None else None
+        own = [name for name in critic.tools if kit is not None and name in kit.names()]
+        if kit is not None and not own:
+            kit.close()
+        return ToolSession(self, critic.name, [*self.offered(critic), *own], kit=kit if own else None)
 
 
 @dataclass
@@ -71,14 +98,37 @@ class ToolSession:
     tools: CriticTools
     critic: str
     names: list[str]
+    kit: CriticKit | None = None
     calls: int = 0
     bytes: int = 0
 
     def schemas(self) -> list[dict[str, Any]] | None:
-        return tool_schemas(self.names) if self.names else None
+        kit = self.kit.names() if self.kit is not None else ()
+        shared = [name for name in self.names if name not in kit]
+        own = [self.kit.schema(name) for name in self.names if name in kit]  # type: ignore[union-attr]
+        return [*(tool_schemas(shared) if shared else []), *own] or None
+
+    def brief(self) -> tuple[str, str]:
+        """What the critic is told about its kit: rules for the system prompt, facts for the user message."""
+        return self.kit.brief() if self.kit is not None else ("", "")
+
+    def cite(self, verdict: Verdict) -> Verdict:
+        return self.kit.cite(verdict) if self.kit is not None else verdict
+
+    def settle(self, verdict: Verdict) -> Verdict:
+        return self.kit.settle(verdict) if self.kit is not None else verdict
+
+    def close(self) -> None:
+        if self.kit is not None:
+            self.kit.close()
 
     def run(self, call: ToolCall) -> str:
         """The call's result for the critic; OverBudget when it would pass the budget."""
+        if self.kit is not None and call.name in self.names and call.name in self.kit.names():
+            result = self._clean(self.kit.run(call))  # bounded by the kit's own limits
+            if self.tools.record is not None:
+                self.tools.record(self.critic, call, result)
+            return result.text
         budget = self.tools.budget
         if self.calls >= budget.calls:
             raise OverBudget(f"it asked for more than its budget of {budget.calls} tool calls")
@@ -100,6 +150,9 @@ class ToolSession:
         else:
             context_names = [n for n in self.names if n in CONTEXT_TOOLS]
             result = dispatch(call, self.tools.context, context_names)
+        return self._clean(result)
+
+    def _clean(self, result: ToolResult) -> ToolResult:
         text = redact(result.text)
         if self.tools.secret_values:
             text = redact_exact(text, self.tools.secret_values)
@@ -124,6 +177,8 @@ def judge_with_tools(client: ModelClient, critic: Critic, messages: list[Message
     """
     tools = session.schemas() if session is not None else None
     budget = session.tools.budget.calls if session is not None and tools else 0
+    if session is not None and session.kit is not None:
+        budget += session.kit.max_calls
     question = JsonQuestion(
         role=critic.name, step=step, parse=parse_verdict,
         repair=lambda error: render_prompt("critic_repair", error=error),

@@ -10,7 +10,7 @@ from agent.critic_tools import CriticFailed, CriticTools, fail_closed, judge_wit
 from agent.llm.types import Message
 from agent.prompting import render_prompt
 from agent.protocols import ModelClient
-from critics.evidence import Dropped, Evidence
+from critics.evidence import Checked, Dropped, Evidence
 from critics.registry import Critic
 from critics.verdict import Verdict
 
@@ -122,18 +122,25 @@ class Gate:
                              acceptance=step.acceptance, summary=step.summary or "(none)",
                              agents=step.agents or "(the repository has no AGENTS.md)",
                              diff=step.diff or "(no changes)", tests=step.tests)
-        messages: list[Message] = [{"role": "system", "content": critic.system_prompt},
-                                   {"role": "user", "content": user}]
         session = self.tools.session(critic) if self.tools is not None else None
+        rules, facts = session.brief() if session is not None else ("", "")
+        messages: list[Message] = [{"role": "system", "content": "\n\n".join(filter(None, (critic.system_prompt, rules)))},
+                                   {"role": "user", "content": "\n".join(filter(None, (user, facts)))}]
         try:
             verdict = judge_with_tools(self.client, critic, messages, step_id, session)
         except CriticFailed as exc:
-            return CriticOutcome(fail_closed(f"the {critic.name} critic gave no verdict that counts: {exc}; the step "
-                                             "is judged again", "medium"))
-        if self.evidence is None:
-            return CriticOutcome(verdict)
-        checked = self.evidence.check(verdict)
-        return CriticOutcome(checked.verdict, tuple(checked.dropped), checked.approved_after_drops)
+            failed = fail_closed(f"the {critic.name} critic gave no verdict that counts: {exc}; the step "
+                                 "is judged again", "medium")
+            return CriticOutcome(session.settle(failed) if session is not None else failed)
+        finally:
+            if session is not None:
+                session.close()  # in this thread: a browser the critic opened was started in it
+        if session is not None:
+            verdict = session.cite(verdict)  # findings citing what its tools showed get that as evidence
+        checked = self.evidence.check(verdict) if self.evidence is not None else Checked(verdict)
+        # What the critic's tools proved (a failing probe) counts whatever it answered.
+        final = session.settle(checked.verdict) if session is not None else checked.verdict
+        return CriticOutcome(final, tuple(checked.dropped), checked.approved_after_drops and final.approved)
 
 
 def _indent(text: str) -> str:

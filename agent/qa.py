@@ -22,21 +22,19 @@ from pydantic import Field, ValidationError
 from agent.llm.types import ToolCall
 from agent.prompting import render_prompt
 from agent.redact import redact
+from agent.snapshot import scratch_copy
+from critics.registry import BROWSER_TOOLS, PROBE_TOOLS
 from critics.verdict import Finding, Verdict
 from tools.gitcmd import run_git_text
 from tools.browser import BrowserSession, BrowserSetup, browser_missing
 from tools.probes import ProbeRecord, RunProbeArgs, probe_result_text, run_probe
 from tools.registry import Tool, ToolArgs, ToolContext, ToolResult, describe_validation_error, parse_arguments
-from tools.scratch import scratch_tree
 from tools.testrun import resolve_test_command
 from tools.trim import trim_middle
 from tools.webapp import AppSpec
 
 MAX_PROBES = 3  # per critic and gate
 MAX_BROWSER_ACTIONS = 20  # per critic and gate
-PROBE_TOOLS: tuple[str, ...] = ("run_probe",)
-BROWSER_TOOLS: tuple[str, ...] = ("browser_open", "browser_click", "browser_fill", "browser_read", "browser_app_log")
-QA_TOOLS: tuple[str, ...] = (*PROBE_TOOLS, *BROWSER_TOOLS)
 EVIDENCE_CHARS = 6_000
 _TEST_FILE = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|[_.](test|spec)\.[a-z]+$|Test\.java$")
 _TEST_NAME = re.compile(r"^test_|[_.](test|spec)\.[a-z]+$|Test\.java$")
@@ -102,6 +100,7 @@ class QASetup:
     run_folder: Path
     step: str
     record: Recorder | None = None
+    shown: Callable[[str], None] | None = None  # every tool answer, as the critic read it (evidence may quote it)
 
     def available(self) -> tuple[str, ...]:
         """The QA tools that can run here: probes when there is a test command, the browser for a web app."""
@@ -134,18 +133,38 @@ def test_files(root: Path, limit: int = 8) -> list[str]:
 
 
 class QAKit:
-    """One critic's probes and browser in one gate."""
+    """One critic's probes and browser in one gate (a CriticKit)."""
+
+    max_calls = MAX_PROBES + MAX_BROWSER_ACTIONS
 
     def __init__(self, setup: QASetup, critic: str) -> None:
         self.setup, self.critic = setup, critic
+        self._names: tuple[str, ...] | None = None
         self.probes: list[ProbeRecord] = []
         self._stack = ExitStack()
         self._scratch: Path | None = None
         self._browser: BrowserSession | None = None
         self._actions = 0
 
+    def names(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = self.setup.available()
+        return self._names
+
+    def schema(self, name: str) -> dict[str, Any]:
+        return qa_tool_schema(name)
+
+    def brief(self) -> tuple[str, str]:
+        return self.setup.rules(), self.setup.facts()
+
     def run(self, call: ToolCall) -> ToolResult:
         """Run one QA tool call; a mistake the model can fix comes back as an error result."""
+        result = self._run(call)
+        if self.setup.shown is not None:
+            self.setup.shown(result.text)
+        return result
+
+    def _run(self, call: ToolCall) -> ToolResult:
         model = _ARGS.get(call.name)
         raw = parse_arguments(call.arguments)
         if model is None or isinstance(raw, str):
@@ -158,8 +177,15 @@ class QAKit:
             return self._probe(args)
         return self._browse(args)
 
+    def cite(self, verdict: Verdict) -> Verdict:
+        """Before the evidence check: a finding that cites a failed interaction and quotes nothing quotes
+        that interaction's problems, as the browser answered them (which the check accepts)."""
+        findings = [f if f.evidence else self._quoting(f) for f in verdict.findings]
+        return verdict if findings == verdict.findings else verdict.model_copy(update={"findings": findings})
+
     def settle(self, verdict: Verdict) -> Verdict:
-        """The verdict with what the tools proved: a failed probe blocks, cited interactions carry their evidence."""
+        """After the check: cited interactions add their screenshots, and a failed probe blocks whatever
+        the critic answered, with its code and output as evidence."""
         findings = [self._with_interaction(f) for f in verdict.findings]
         proven = [_probe_finding(p) for p in self.probes if p.proven]
         if not proven and findings == verdict.findings:
@@ -211,7 +237,7 @@ class QAKit:
 
     def _tree(self) -> Path:
         if self._scratch is None:
-            self._scratch = self._stack.enter_context(scratch_tree(self.setup.context.root, self.setup.index))
+            self._scratch = self._stack.enter_context(scratch_copy(self.setup.context.root, self.setup.index))
         return self._scratch
 
     def _browser_session(self) -> BrowserSession:
@@ -222,17 +248,24 @@ class QAKit:
                                                         self.setup.context.sandbox_policy, self.setup.run_folder, label))
         return self._browser
 
-    def _with_interaction(self, finding: Finding) -> Finding:
-        """A finding that cites a failed interaction gets its problems and screenshot as evidence."""
+    def _cited(self, finding: Finding) -> list[Interaction]:
+        """The failed interactions a finding cites as "interaction N"."""
         if self._browser is None:
+            return []
+        cited = {int(n) for n in _INTERACTION.findall(f"{finding.message} {finding.evidence or ''}")}
+        return [i for i in self._browser.failures() if i.number in cited]
+
+    def _quoting(self, finding: Finding) -> Finding:
+        cited = self._cited(finding)
+        if not cited:
             return finding
-        cited = {int(n) for n in _INTERACTION.findall(f"{finding.message} {getattr(finding, 'evidence', '') or ''}")}
-        failed = [i for i in self._browser.failures() if i.number in cited]
-        if not failed:
-            return finding
+        return finding.model_copy(update={"evidence": "\n".join(f"- {p}" for p in cited[0].problems)})
+
+    def _with_interaction(self, finding: Finding) -> Finding:
+        """A finding that cites a failed interaction gets where it happened and its screenshot as evidence."""
         lines = [f"interaction {i.number}: {i.action} at {i.url}: {'; '.join(i.problems)}"
-                 + (f" (screenshot: {self._shot(i.screenshot)})" if i.screenshot else "") for i in failed]
-        return _with_evidence(finding, "\n".join(lines))
+                 + (f" (screenshot: {self._shot(i.screenshot)})" if i.screenshot else "") for i in self._cited(finding)]
+        return _with_evidence(finding, "\n".join(lines)) if lines else finding
 
     def _shot(self, relative: str) -> str:
         """Where the screenshot is, as the user's repository sees it: .agent/runs/<id>/qa/<name>.png."""
@@ -252,9 +285,6 @@ def _probe_finding(probe: ProbeRecord) -> Finding:
 
 
 def _with_evidence(finding: Finding, evidence: str) -> Finding:
-    """`finding` with `evidence` added (in its evidence field where the verdict has one, else its message)."""
+    """`finding` with `evidence` added to what it already quotes."""
     evidence = trim_middle(evidence, EVIDENCE_CHARS)
-    if "evidence" in Finding.model_fields:
-        old = getattr(finding, "evidence", None)
-        return finding.model_copy(update={"evidence": f"{old}\n{evidence}" if old else evidence})
-    return finding.model_copy(update={"message": f"{finding.message}\nEvidence:\n{evidence}"})
+    return finding.model_copy(update={"evidence": f"{finding.evidence}\n{evidence}" if finding.evidence else evidence})

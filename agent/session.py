@@ -18,6 +18,7 @@ from agent.gitrepo import git, run_git
 from agent.journal import Journal, read_events
 from agent.llm.types import StreamCallbacks, ToolCall
 from agent.planner import Plan, make_plan
+from agent.qa import QAKit, QASetup
 from agent.prompting import render_prompt
 from agent.recorder import RecordingClient
 from agent.redact import redact, redact_exact
@@ -33,6 +34,7 @@ from tools.sandbox import SandboxPolicy
 from tools.setup import ProjectSetup, SetupResult
 from tools.testrun import Detected, resolve_test_command
 from tools.trim import trim_middle
+from tools.webapp import find_app
 
 # Put before the test result the critics read when no test ran: they must not take silence for a pass.
 NO_TESTS_NOTE = "NO TEST RAN for this step: the change is not verified by any test. Reason and output:\n"
@@ -214,7 +216,7 @@ class RunSession:
                 changed=tuple(self._judged_paths()),
             )
             evidence = Evidence(tree, [tests], tuple(self.config.secret_globs), self._redact)
-            gate = Gate(self.client, self.critics, tools=self._critic_tools(tree, step_id, evidence),
+            gate = Gate(self.client, self.critics, tools=self._critic_tools(tree, step_id, evidence, tests_data),
                         evidence=evidence, on_verdict=self.hooks.on_verdict).judge(review, step_id)
         self._journal_outcomes(gate, step_id)
         return gate
@@ -238,8 +240,10 @@ class RunSession:
         names = git(self.workspace.root, "diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", env=env)
         return [name for name in names.split("\0") if name]
 
-    def _critic_tools(self, tree: Path, step_id: str, evidence: Evidence) -> CriticTools:
-        """The critics' tools for one gate: context tools over the judged `tree`, and run_tests."""
+    def _critic_tools(self, tree: Path, step_id: str, evidence: Evidence, tests: dict[str, Any] | None) -> CriticTools:
+        """The critics' tools for one gate: context tools over the judged `tree`, run_tests, and the
+        probe and browser tools (on scratch copies of the judged tree; `tests` is its test result).
+        What a critic's runs show it may be quoted as evidence."""
         context = ToolContext(root=tree, secret_globs=tuple(self.config.secret_globs))
         budget = ToolBudget(self.config.critic_tool_calls, self.config.critic_tool_bytes)
         runs = [0]
@@ -257,7 +261,12 @@ class RunSession:
             if call.name in CONTEXT_TOOLS:  # run_tests is journaled as the executor's test runs are
                 self.journal.append("critic_tool_call", step=step_id, critic=critic, **tool_call_record(call, result))
 
-        return CriticTools(context, budget, {"run_tests": run_tests}, self.secret_values, record)
+        qa = QASetup(self.tool_context(), self.judged_index, tests,
+                     find_app(self.workspace.root, self.config.app_cmd, self.config.app_url),
+                     self.journal.path.parent, step_id, record=lambda kind, fields: self.journal.append(kind, **fields),
+                     shown=evidence.test_outputs.append)
+        return CriticTools(context, budget, {"run_tests": run_tests}, self.secret_values, record,
+                           kits=lambda critic: QAKit(qa, critic.name))
 
     @property
     def judged_index(self) -> Path:

@@ -1,4 +1,5 @@
-"""A read-only copy of a tree for critics to read: the step's judged tree, or a pull request's head.
+"""A read-only copy of a tree for critics to read: the step's judged tree, or a pull request's head;
+and a writable scratch copy of the judged tree for the QA critic's probes and app.
 
 Critics never see the checkout the executor edits: what they read is exactly what will be
 committed (the gate's judged index) or what was pushed (the review's head commit), written out
@@ -28,12 +29,27 @@ def index_snapshot(checkout: Path, index: Path) -> Iterator[Path]:
         dest = Path(tmp) / "tree"
         dest.mkdir()
         try:
-            git(checkout, "checkout-index", "--all", "--force", f"--prefix={dest}/",
-                env={"GIT_INDEX_FILE": str(index)})
+            _write_tree(checkout, index, dest)
             _read_only(dest)
             yield dest
         finally:
             _writable(dest)
+
+
+@contextmanager
+def scratch_copy(checkout: Path, index: Path) -> Iterator[Path]:
+    """The tree staged in `index`, as a writable throwaway folder (the QA critic's probes and app run
+    there); removed afterwards, whatever ran in it."""
+    dest = Path(tempfile.mkdtemp(prefix="agent-qa-"))
+    try:
+        _write_tree(checkout, index, dest)
+        yield dest
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def _write_tree(checkout: Path, index: Path, dest: Path) -> None:
+    git(checkout, "checkout-index", "--all", "--force", f"--prefix={dest}/", env={"GIT_INDEX_FILE": str(index)})
 
 
 @contextmanager

@@ -14,9 +14,14 @@ from critics.persona import Mode, PersonaError, PersonaFile, Relevance, read_per
 BUILTIN_CRITICS: tuple[str, ...] = ("reviewer", "qa", "security", "performance")
 # Read-only tools over the tree under review (the step's judged tree, the pull request's head).
 CONTEXT_TOOLS: tuple[str, ...] = ("read_file", "list_files", "search")
+# Tools that run things on a scratch copy of the step's judged tree (agent/qa.py): probe tests, and a
+# browser on the app for a web project (offered only where the app and a browser exist).
+PROBE_TOOLS: tuple[str, ...] = ("run_probe",)
+BROWSER_TOOLS: tuple[str, ...] = ("browser_open", "browser_click", "browser_fill", "browser_read", "browser_app_log")
+QA_TOOLS: tuple[str, ...] = (*PROBE_TOOLS, *BROWSER_TOOLS)
 # What each mode can offer: a review judges code that was never run here and never runs it.
 MODE_TOOLS: dict[Mode, tuple[str, ...]] = {
-    "gate": (*CONTEXT_TOOLS, "run_tests"),
+    "gate": (*CONTEXT_TOOLS, "run_tests", *QA_TOOLS),
     "review": CONTEXT_TOOLS,
 }
 # What one critic may spend on tools in one judgement, unless configured (critic_tool_calls/_bytes).
