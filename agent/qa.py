@@ -26,7 +26,7 @@ from agent.snapshot import scratch_copy
 from critics.registry import BROWSER_TOOLS, PROBE_TOOLS
 from critics.verdict import Finding, Verdict
 from tools.gitcmd import run_git_text
-from tools.browser import BrowserSession, BrowserSetup, browser_missing
+from tools.browser import BrowserFailed, BrowserSession, BrowserSetup, browser_missing
 from tools.probes import ProbeRecord, RunProbeArgs, probe_result_text, run_probe
 from tools.registry import Tool, ToolArgs, ToolContext, ToolResult, describe_validation_error, parse_arguments
 from tools.testrun import resolve_test_command
@@ -220,20 +220,27 @@ class QAKit:
         browser = self._browser_session()
         before = len(browser.interactions)
         started = time.monotonic()
-        if isinstance(args, BrowserOpenArgs):
-            text = browser.open(args.path)
-        elif isinstance(args, BrowserClickArgs):
-            text = browser.click(args.role, args.name)
-        elif isinstance(args, BrowserFillArgs):
-            text = browser.fill(args.role, args.name, args.value)
-        elif isinstance(args, BrowserReadArgs):
-            text = browser.read(args.what)
-        else:
-            text = browser.app_log()
+        try:
+            text = self._browser_action(browser, args)
+        except BrowserFailed as exc:
+            self._record("qa_browser_failed", {"reason": str(exc)})
+            return ToolResult(f"error: the browser could not start here: {exc}; judge without it", is_error=True)
         for step in browser.interactions[before:]:
             self._record("qa_browser", {**step.record(), "sandboxed": browser.sandboxed,
                                         "duration_s": round(time.monotonic() - started, 3)})
         return ToolResult(redact(text))
+
+    @staticmethod
+    def _browser_action(browser: BrowserSession, args: ToolArgs) -> str:
+        if isinstance(args, BrowserOpenArgs):
+            return browser.open(args.path)
+        if isinstance(args, BrowserClickArgs):
+            return browser.click(args.role, args.name)
+        if isinstance(args, BrowserFillArgs):
+            return browser.fill(args.role, args.name, args.value)
+        if isinstance(args, BrowserReadArgs):
+            return browser.read(args.what)
+        return browser.app_log()
 
     def _tree(self) -> Path:
         if self._scratch is None:

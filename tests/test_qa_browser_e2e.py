@@ -86,3 +86,25 @@ def test_browser_qa_finds_the_broken_form_and_saves_a_screenshot(tmp_path, cli):
     assert opened["failed"] is False and opened["sandboxed"] is detect_sandbox().available
     # The app and the browser ended with the gate, and their scratch copy is gone.
     assert _processes_under(scratch_parent) == [] and list(scratch_parent.glob("agent-*")) == []
+
+
+def test_a_browser_that_cannot_start_is_an_error_the_critic_reads_and_the_run_goes_on(tmp_path, cli):
+    repo = make_repo(tmp_path / "notes", "web_notes")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "chromium").write_text("#!/bin/sh\necho 'chromium: cannot open display' >&2\nexit 1\n")
+    (fake / "chromium").chmod(0o755)
+    script = Script(
+        turns={"planner": [plan_turn("Rename the page heading")],
+               "executor": [write_turn("notes/page.py", _page("/notes", "My notes")), finish_turn("heading renamed")],
+               "qa": [executor_turn("browser_open", path="/"), verdict()]},
+        defaults={name: verdict() for name in CRITICS})
+    with ScriptedServer(script) as server:
+        result = cli(*run_args(server, repo, "rename the heading"), env={"PATH": f"{fake}:{os.environ['PATH']}"},
+                     timeout=300)
+        answer = server.requests_for("qa")[1].body["messages"][-1]["content"]
+    assert result.exit_code == 0, result.stderr
+    assert "the browser could not start here" in answer
+    report = json.loads(result.stdout)
+    events = [json.loads(line) for line in (repo / ".agent/runs" / report["run_id"] / "events.jsonl").read_text().splitlines()]
+    assert [e["type"] for e in events].count("qa_browser_failed") == 1

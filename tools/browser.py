@@ -37,6 +37,10 @@ APP_LOG = ".qa-app.log"  # the app's output, in the scratch copy
 IGNORED_PATHS = ("/favicon.ico",)  # browsers ask for it on their own; its absence is no user's problem
 
 
+class BrowserFailed(Exception):
+    """The browser could not be started here (the reason is Playwright's first line)."""
+
+
 def chromium_path() -> str | None:
     """The system's Chromium, or None."""
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
@@ -217,10 +221,13 @@ class BrowserSession:
                                          stdin=subprocess.DEVNULL, start_new_session=True)
             executable = Path(chromium)
         self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(
-            executable_path=str(executable), env=prepared.env, args=["--disable-dev-shm-usage"],
-            handle_sigint=False, handle_sigterm=False, handle_sighup=False)
-        page = self._browser.new_page()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=str(executable), env=prepared.env, args=["--disable-dev-shm-usage"],
+                handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+            page = self._browser.new_page()
+        except Error as exc:
+            raise BrowserFailed(_first_line(exc)) from None
         page.route("**/*", self._only_the_app)
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self._events.append(f"page error (uncaught exception): {e}"))
