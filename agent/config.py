@@ -17,7 +17,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
                       field_validator, model_validator)
 
 from agent.config_sources import (FileLayer, Source, did_you_mean, flag_name, normalise_flags, one_line,
-                                  read_env_layer, read_file_layer, refuse_file_keys)
+                                  read_env_layer, read_file_layer, read_keys, refuse_file_keys)
 from agent.cost import DEFAULT_PRICES, Price
 from agent.errors import ConfigError, UserError
 from agent.llm.profiles import (DEFAULT_TEMPERATURE, DEFAULT_TOP_P, GLM_CONTEXT_TOKENS,
@@ -350,7 +350,7 @@ def load_config(repo: Path, flags: Mapping[str, object], env: Mapping[str, str],
     config._sources = {key: origin.split(" ")[0] for key, origin in origins.items()}
     config._origins = origins
     config._file = layer.path if layer else None
-    config._keys = _read_keys(env)
+    config._keys = read_keys(env, KEY_ENV_VARS)
     return config
 
 
@@ -388,14 +388,3 @@ def _check_role_names(config: AgentConfig, repo: Path, layer: FileLayer | None) 
             where = layer.where(f"roles.{name}") if layer else f"roles.{name}"
             raise ConfigError(f"{where}: unknown role{did_you_mean(name, known)} "
                               f"(roles: {', '.join(known)}; custom critics live in .agent/critics/NAME.md)")
-
-
-def _read_keys(env: Mapping[str, str]) -> dict[str, tuple[str, SecretStr]]:
-    keys: dict[str, tuple[str, SecretStr]] = {}
-    for provider, names in KEY_ENV_VARS.items():
-        for name in names:
-            value = env.get(name, "").strip()
-            if value:
-                keys[provider] = (name, SecretStr(value))
-                break
-    return keys

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from agent.errors import ConfigError
 
@@ -189,3 +189,16 @@ def describe_error(error: Any, mapping: str = "table") -> str:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_keys(env: Mapping[str, str], key_env: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, SecretStr]]:
+    """Each provider's API key from the environment: the first of its variables (`key_env`) that is
+    set, with that variable's name. Keys come from the environment only, never from a file."""
+    keys: dict[str, tuple[str, SecretStr]] = {}
+    for provider, names in key_env.items():
+        for name in names:
+            value = env.get(name, "").strip()
+            if value:
+                keys[provider] = (name, SecretStr(value))
+                break
+    return keys
